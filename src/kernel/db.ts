@@ -1,0 +1,65 @@
+/**
+ * PostgreSQL access: the pool, transactions and the few type conversions we rely on.
+ * int8 columns come back as bigint (money and ids never pass through a float).
+ */
+import pg from 'pg';
+
+pg.types.setTypeParser(20, (v: string) => BigInt(v)); // int8
+const arrayParser = pg.types.arrayParser as unknown as { create(s: string, f: (x: string | null) => unknown): { parse(): unknown[] } };
+pg.types.setTypeParser(1016 as 20, (v: string) => arrayParser.create(v, (x) => (x === null ? null : BigInt(x))).parse()); // int8[]
+
+export type Pool = pg.Pool;
+export type PoolClient = pg.PoolClient;
+export type Queryable = Pick<pg.Pool, 'query'> | Pick<pg.PoolClient, 'query'>;
+
+export function createPool(url: string, opts: { max?: number; applicationName?: string } = {}): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: opts.max ?? 10,
+    application_name: opts.applicationName ?? 'paycore',
+    connectionTimeoutMillis: 10_000,
+    idleTimeoutMillis: 30_000,
+    statement_timeout: 30_000,
+  });
+  // An idle client that loses its connection must not crash the process; the pool replaces it.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+/** Runs `fn` in a transaction; commits when it returns, rolls back when it throws. */
+export async function withTx<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>, isolation?: 'serializable' | 'repeatable read'): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query(isolation ? `BEGIN ISOLATION LEVEL ${isolation}` : 'BEGIN');
+    const out = await fn(client);
+    await client.query('COMMIT');
+    return out;
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  } finally {
+    client.release();
+  }
+}
+
+/** SQLSTATEs that mean "run the whole transaction again". */
+export function isRetryableTxError(e: unknown): boolean {
+  const code = (e as { code?: string } | null)?.code;
+  return code === '40001' || code === '40P01';
+}
+
+export function isUniqueViolation(e: unknown, constraint?: string): boolean {
+  const err = e as { code?: string; constraint?: string } | null;
+  return err?.code === '23505' && (constraint === undefined || err.constraint === constraint);
+}
+
+/** Redacts the password of a connection string for display. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '[unparseable database url]';
+  }
+}

