@@ -1,0 +1,119 @@
+/**
+ * Gathers concurrent transfer requests for a few milliseconds (or until a batch is full) and
+ * applies them in one database transaction. Each request keeps its own outcomes: a failed
+ * transfer does not fail its batch neighbours. Several batches may be in flight at once; they
+ * serialise in the database only where they share accounts.
+ */
+import { isRetryableTxError, withTx, type Pool } from '../../kernel/db.js';
+import type { Logger } from '../../kernel/logger.js';
+import type { TransferOutcome } from './domain/apply.js';
+import type { TransferInput } from './domain/types.js';
+import { applyTransferBatch, IdempotencyRace, type BatchDeps } from './ledger.store.js';
+
+export interface BatcherOptions {
+  windowMs: number;
+  maxBatch: number;
+  maxInFlight: number;
+  maxAttempts?: number;
+}
+
+interface Pending {
+  inputs: readonly TransferInput[];
+  resolve: (o: TransferOutcome[]) => void;
+  reject: (e: unknown) => void;
+}
+
+export interface BatcherStats {
+  batches: number;
+  transfers: number;
+  retries: number;
+}
+
+export class TransferBatcher {
+  private queue: Pending[] = [];
+  private queued = 0;
+  private inFlight = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private idle: (() => void)[] = [];
+  readonly stats: BatcherStats = { batches: 0, transfers: 0, retries: 0 };
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly deps: BatchDeps,
+    private readonly opts: BatcherOptions,
+    private readonly log?: Logger,
+  ) {}
+
+  submit(inputs: readonly TransferInput[]): Promise<TransferOutcome[]> {
+    if (this.closed) return Promise.reject(new Error('the ledger is shutting down'));
+    if (inputs.length === 0) return Promise.resolve([]);
+    if (inputs.length > this.opts.maxBatch) return Promise.reject(new Error(`a request may hold at most ${this.opts.maxBatch} transfers`));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ inputs, resolve, reject });
+      this.queued += inputs.length;
+      if (this.queued >= this.opts.maxBatch || this.opts.windowMs === 0) this.flush();
+      else this.timer ??= setTimeout(() => this.flush(), this.opts.windowMs);
+    });
+  }
+
+  /** Resolves once every submitted request has been answered; later submits are refused. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.flush();
+    if (this.inFlight === 0 && this.queue.length === 0) return;
+    await new Promise<void>((r) => this.idle.push(r));
+  }
+
+  private flush(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    while (this.inFlight < this.opts.maxInFlight && this.queue.length > 0) {
+      const batch: Pending[] = [];
+      let n = 0;
+      while (this.queue.length > 0 && n + this.queue[0]!.inputs.length <= this.opts.maxBatch) {
+        const p = this.queue.shift()!;
+        n += p.inputs.length;
+        batch.push(p);
+      }
+      this.queued -= n;
+      this.inFlight++;
+      void this.run(batch).finally(() => {
+        this.inFlight--;
+        if (this.queue.length > 0) this.flush();
+        else if (this.inFlight === 0) for (const r of this.idle.splice(0)) r();
+      });
+    }
+  }
+
+  private async run(batch: Pending[]): Promise<void> {
+    const inputs = batch.flatMap((p) => p.inputs);
+    const maxAttempts = this.opts.maxAttempts ?? 10;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const outcomes = await withTx(this.pool, (c) => applyTransferBatch(c, inputs, this.deps));
+        this.stats.batches++;
+        this.stats.transfers += inputs.length;
+        let at = 0;
+        for (const p of batch) {
+          p.resolve(outcomes.slice(at, at + p.inputs.length));
+          at += p.inputs.length;
+        }
+        return;
+      } catch (e) {
+        // A concurrent writer stored one of our keys, or PostgreSQL broke a lock cycle: nothing of
+        // this attempt was committed, so running the whole batch again is safe.
+        if ((e instanceof IdempotencyRace || isRetryableTxError(e)) && attempt < maxAttempts) {
+          this.stats.retries++;
+          this.log?.debug({ attempt, err: (e as Error).message }, 'ledger batch retried');
+          continue;
+        }
+        this.log?.error({ err: (e as Error).message, transfers: inputs.length }, 'ledger batch failed');
+        for (const p of batch) p.reject(e);
+        return;
+      }
+    }
+  }
+}
