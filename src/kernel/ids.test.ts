@@ -80,3 +80,14 @@ describe('business numbers', () => {
     expect(() => businessNo('toolongprefix', id)).toThrow();
   });
 });
+
+describe('IdGenerator after a lease takeover', () => {
+  it('never issues an id for the previous holder\'s last millisecond', () => {
+    let t = ID_EPOCH_MS + 50_000;
+    let reads = 0;
+    const g = new IdGenerator({ workerId: 5, notBeforeMs: t, now: () => (++reads > 3 ? t + 1 : t) });
+    const id = g.next();
+    expect(decodeId(id).timestamp.getTime()).toBe(t + 1);
+    expect(decodeId(id).workerId).toBe(5);
+  });
+});

@@ -56,7 +56,9 @@ export class IdGenerator {
   private readonly maxBackwardMs: number;
   private readonly leaseValid: (nowMs: number) => boolean;
   private lastMs: number;
-  private seq = 0;
+  // Starting "full" makes a first reading equal to notBeforeMs wait for the next millisecond
+  // instead of handing out an id from the (unset) base.
+  private seq = MAX_SEQUENCE;
   private base = 0n;
 
   constructor(opts: IdGeneratorOptions) {

@@ -34,7 +34,11 @@ export async function acquireWorkerLease(pool: pg.Pool, opts: LeaseOptions = {})
   for (let attempt = 0; attempt < 20; attempt++) {
     const startedLocal = Date.now();
     // Pick a free (never used or expired) worker id at random so concurrent starters rarely collide,
-    // then claim it; the conditional upsert makes the claim atomic.
+    // then claim it; the conditional upsert makes the claim atomic. The claim also requires the row
+    // to still carry the lease_until we read: `prev` comes from the statement's snapshot, while
+    // ON CONFLICT DO UPDATE acts on the latest committed row, so without that check a holder that
+    // claimed and released the id in between would be missed and we would return its predecessor's
+    // (earlier) lease end as the high-water mark. A lost race returns no row and we try again.
     const r = await pool.query<{ worker_id: number; prev_until_ms: string | null }>(
       `WITH candidate AS (
          SELECT g AS worker_id FROM generate_series(0, $3::int) g
@@ -48,7 +52,7 @@ export async function acquireWorkerLease(pool: pg.Pool, opts: LeaseOptions = {})
        SELECT worker_id, $1, clock_timestamp() + make_interval(secs => $2::double precision / 1000), clock_timestamp(), clock_timestamp() FROM prev
        ON CONFLICT (worker_id) DO UPDATE SET holder = EXCLUDED.holder, lease_until = EXCLUDED.lease_until,
          acquired_at = EXCLUDED.acquired_at, heartbeat_at = EXCLUDED.heartbeat_at
-       WHERE w.lease_until < clock_timestamp()
+       WHERE w.lease_until < clock_timestamp() AND w.lease_until IS NOT DISTINCT FROM (SELECT lease_until FROM prev)
        RETURNING worker_id, (SELECT (extract(epoch FROM lease_until) * 1000)::bigint::text FROM prev) AS prev_until_ms`,
       [holder, leaseMs, MAX_WORKER_ID],
     );
@@ -65,7 +69,11 @@ function startLease(pool: pg.Pool, workerId: number, holder: string, prevEnd: nu
   const margin = Math.min(2000, Math.floor(leaseMs / 5));
   let validUntil = startedLocal + leaseMs - margin;
   let released = false;
+  // Renewals in flight (more than one if the database is slow). release() waits for them, so a
+  // renewal cannot land after the release and extend the row again or make the generator valid again.
+  const renewing = new Set<Promise<void>>();
   const renew = async (): Promise<void> => {
+    if (released) return;
     const sent = Date.now();
     try {
       const r = await pool.query(
@@ -73,6 +81,7 @@ function startLease(pool: pg.Pool, workerId: number, holder: string, prevEnd: nu
          WHERE worker_id = $1 AND holder = $2`,
         [workerId, holder, leaseMs],
       );
+      if (released) return;
       if (r.rowCount === 1) validUntil = sent + leaseMs - margin;
       else {
         validUntil = 0;
@@ -82,7 +91,12 @@ function startLease(pool: pg.Pool, workerId: number, holder: string, prevEnd: nu
       log?.warn({ workerId, err: (e as Error).message }, 'worker lease renewal failed; will retry');
     }
   };
-  const timer = setInterval(() => void renew(), Math.max(100, Math.floor(leaseMs / 3)));
+  const timer = setInterval(() => {
+    // renew() never rejects: it catches and logs its own errors.
+    const p = renew();
+    renewing.add(p);
+    void p.finally(() => renewing.delete(p));
+  }, Math.max(100, Math.floor(leaseMs / 3)));
   timer.unref();
   return {
     workerId,
@@ -94,6 +108,7 @@ function startLease(pool: pg.Pool, workerId: number, holder: string, prevEnd: nu
       released = true;
       clearInterval(timer);
       validUntil = 0;
+      await Promise.all(renewing);
       // Releasing keeps lease_until as the high-water mark for the next holder, only shortened to now.
       await pool.query(`UPDATE worker_leases SET lease_until = clock_timestamp() WHERE worker_id = $1 AND holder = $2`, [workerId, holder]).catch(() => undefined);
     },
