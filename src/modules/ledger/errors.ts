@@ -74,6 +74,8 @@ export const LEDGER_ERROR_CODES = [
   'invalid_query',
   'business_day_not_closed',
   'invalid_date',
+  // A business day would be closed in a different time zone than the days before it.
+  'time_zone_mismatch',
 ] as const;
 
 export type LedgerErrorCode = (typeof LEDGER_ERROR_CODES)[number];

@@ -151,6 +151,14 @@ const INVARIANTS: { check: string; sql: string }[] = [
              OR (credits_must_not_exceed_debits AND credits_pending + credits_posted > debits_posted + credit_limit)`,
   },
   {
+    check: 'transfer_accounts_exist',
+    sql: `SELECT t.id FROM transfers t
+          WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = t.debit_account_id)
+             OR NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = t.credit_account_id)
+             OR (t.pending_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM transfers p WHERE p.id = t.pending_id))
+             OR (t.reverses_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM transfers o WHERE o.id = t.reverses_id))`,
+  },
+  {
     check: 'transfer_currency_matches_accounts',
     sql: `SELECT t.id FROM transfers t JOIN accounts d ON d.id = t.debit_account_id JOIN accounts c ON c.id = t.credit_account_id
           WHERE t.currency <> d.currency OR t.currency <> c.currency`,

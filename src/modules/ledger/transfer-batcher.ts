@@ -48,7 +48,6 @@ export class TransferBatcher {
   submit(inputs: readonly TransferInput[]): Promise<TransferOutcome[]> {
     if (this.closed) return Promise.reject(new Error('the ledger is shutting down'));
     if (inputs.length === 0) return Promise.resolve([]);
-    if (inputs.length > this.opts.maxBatch) return Promise.reject(new Error(`a request may hold at most ${this.opts.maxBatch} transfers`));
     return new Promise((resolve, reject) => {
       this.queue.push({ inputs, resolve, reject });
       this.queued += inputs.length;
@@ -73,7 +72,8 @@ export class TransferBatcher {
     while (this.inFlight < this.opts.maxInFlight && this.queue.length > 0) {
       const batch: Pending[] = [];
       let n = 0;
-      while (this.queue.length > 0 && n + this.queue[0]!.inputs.length <= this.opts.maxBatch) {
+      // A request larger than maxBatch still goes through whole, as a batch of its own.
+      while (this.queue.length > 0 && (batch.length === 0 || n + this.queue[0]!.inputs.length <= this.opts.maxBatch)) {
         const p = this.queue.shift()!;
         n += p.inputs.length;
         batch.push(p);
@@ -91,9 +91,11 @@ export class TransferBatcher {
   private async run(batch: Pending[]): Promise<void> {
     const inputs = batch.flatMap((p) => p.inputs);
     const maxAttempts = this.opts.maxAttempts ?? 10;
+    // Keys are assumed new until the database says otherwise (see applyTransferBatch).
+    let lookupKeys = false;
     for (let attempt = 1; ; attempt++) {
       try {
-        const outcomes = await withTx(this.pool, (c) => applyTransferBatch(c, inputs, this.deps));
+        const outcomes = await withTx(this.pool, (c) => applyTransferBatch(c, inputs, this.deps, lookupKeys));
         this.stats.batches++;
         this.stats.transfers += inputs.length;
         let at = 0;
@@ -105,6 +107,7 @@ export class TransferBatcher {
       } catch (e) {
         // A concurrent writer stored one of our keys, or PostgreSQL broke a lock cycle: nothing of
         // this attempt was committed, so running the whole batch again is safe.
+        if (e instanceof IdempotencyRace) lookupKeys = true;
         if ((e instanceof IdempotencyRace || isRetryableTxError(e)) && attempt < maxAttempts) {
           this.stats.retries++;
           this.log?.debug({ attempt, err: (e as Error).message }, 'ledger batch retried');

@@ -1,0 +1,61 @@
+/** `paycore bench <name>`: measured figures, last stdout line one JSON object. */
+import type { Command } from 'commander';
+import { runIdsBench } from '../../bench/ids.bench.js';
+import { runLedgerBench } from '../../bench/ledger.bench.js';
+import { loadConfig } from '../kernel/config.js';
+import { createPool } from '../kernel/db.js';
+import type { EmbeddedDb } from '../kernel/embedded-db.js';
+import { createLogger } from '../kernel/logger.js';
+import { migrate } from '../kernel/migrate.js';
+import { openDatabase } from '../main.js';
+import { json, overrides } from './common.js';
+
+const int = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`not a non-negative integer: ${v}`);
+  return n;
+};
+
+export function registerBenchCommands(program: Command): void {
+  const bench = program.command('bench').description('benchmarks; each prints one JSON line of measured figures');
+
+  bench
+    .command('ids')
+    .description('id generation rate and duplicate check, in one or several processes')
+    .option('--count <n>', 'ids to generate in total', int, 10_000_000)
+    .option('--processes <p>', 'generator processes (each leases its own worker id)', int, 1)
+    .option('--database-url <url>', 'PostgreSQL for worker leases (default: DATABASE_URL, else the embedded database)')
+    .action(async (o: { count: number; processes: number; databaseUrl?: string }, cmd: Command) => {
+      let url = o.databaseUrl ?? process.env['DATABASE_URL'];
+      let embedded: EmbeddedDb | undefined;
+      if (!url && o.processes > 1) {
+        // Several processes need leased worker ids, so they need a database: use the embedded one.
+        const config = loadConfig(overrides(cmd, {}));
+        const db = await openDatabase(config, createLogger('warn'));
+        url = db.url;
+        embedded = db.embedded;
+        const pool = createPool(url, { max: 1 });
+        await migrate(pool).finally(() => pool.end());
+      }
+      try {
+        const r = await runIdsBench({ count: o.count, processes: o.processes, ...(url ? { databaseUrl: url } : {}) });
+        process.stdout.write(json(r) + '\n');
+      } finally {
+        await embedded?.stop();
+      }
+    });
+
+  bench
+    .command('ledger')
+    .description('transfer throughput and latency through the batched ledger')
+    .option('--database-url <url>', 'PostgreSQL to run against (default: a fresh embedded database in a temp dir)')
+    .option('--accounts <n>', 'accounts', int, 1000)
+    .option('--concurrency <c>', 'concurrent submitters', int, 8)
+    .option('--seconds <s>', 'measured duration', int, 10)
+    .option('--per-request <n>', 'transfers per submitted request', int, 100)
+    .option('--hot', 'every transfer credits the same account (a merchant taking all payments)', false)
+    .action(async (o: { databaseUrl?: string; accounts: number; concurrency: number; seconds: number; perRequest: number; hot: boolean }) => {
+      const r = await runLedgerBench({ accounts: o.accounts, concurrency: o.concurrency, seconds: o.seconds, perRequest: o.perRequest, hot: o.hot, ...(o.databaseUrl ? { databaseUrl: o.databaseUrl } : {}) });
+      process.stdout.write(json(r) + '\n');
+    });
+}

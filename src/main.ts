@@ -1,0 +1,81 @@
+/**
+ * Composition root: configuration -> database (embedded or DATABASE_URL) -> migrations -> id
+ * generator (leased worker id) -> modules -> HTTP server and background workers. Everything
+ * opened here is closed in reverse order on shutdown.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { systemClock, type Clock } from './kernel/clock.js';
+import { loadConfig, type Config, type ConfigOverrides } from './kernel/config.js';
+import { createPool, redactUrl, type Pool } from './kernel/db.js';
+import { startEmbeddedDb, type EmbeddedDb } from './kernel/embedded-db.js';
+import { createLogger, type Logger } from './kernel/logger.js';
+import { migrate } from './kernel/migrate.js';
+import { packageRoot } from './kernel/paths.js';
+import { acquireWorkerLease, generatorForLease, type WorkerLease } from './kernel/worker-lease.js';
+import { Ledger } from './modules/ledger/index.js';
+
+export const VERSION: string = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+
+export interface Runtime {
+  config: Config;
+  log: Logger;
+  clock: Clock;
+  pool: Pool;
+  databaseUrl: string;
+  embedded: EmbeddedDb | undefined;
+  lease: WorkerLease;
+  nextId: () => bigint;
+  ledger: Ledger;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** Apply pending migrations first (the server does; read-only tools may not). */
+  migrate?: boolean;
+  poolMax?: number;
+  log?: Logger;
+  clock?: Clock;
+}
+
+/** Opens the database: DATABASE_URL / --database-url when given, else the embedded PostgreSQL. */
+export async function openDatabase(config: Config, log: Logger): Promise<{ url: string; embedded: EmbeddedDb | undefined }> {
+  if (config.databaseUrl) return { url: config.databaseUrl, embedded: undefined };
+  const embedded = await startEmbeddedDb({ dataDir: config.dataDir, port: config.embeddedPgPort, log });
+  return { url: embedded.url, embedded };
+}
+
+export async function openRuntime(over: ConfigOverrides = {}, opts: OpenOptions = {}): Promise<Runtime> {
+  const config = loadConfig(over);
+  const log = opts.log ?? createLogger(config.logLevel);
+  const clock = opts.clock ?? systemClock;
+  const { url, embedded } = await openDatabase(config, log);
+  const pool = createPool(url, { max: opts.poolMax ?? 20 });
+  try {
+    if (opts.migrate !== false) {
+      const m = await migrate(pool);
+      if (m.applied.length > 0) log.info({ applied: m.applied }, 'migrations applied');
+    }
+    const lease = await acquireWorkerLease(pool, { log, label: 'paycore' });
+    const gen = generatorForLease(lease);
+    const nextId = (): bigint => gen.next();
+    const ledger = new Ledger({
+      pool, clock, nextId, log,
+      batch: { windowMs: config.ledgerBatchWindowMs, maxBatch: config.ledgerMaxBatch },
+    });
+    log.info({ database: redactUrl(url), embedded: embedded !== undefined, workerId: lease.workerId }, 'runtime ready');
+    return {
+      config, log, clock, pool, databaseUrl: url, embedded, lease, nextId, ledger,
+      async close() {
+        await ledger.close();
+        await lease.release();
+        await pool.end();
+        await embedded?.stop();
+      },
+    };
+  } catch (e) {
+    await pool.end().catch(() => undefined);
+    await embedded?.stop().catch(() => undefined);
+    throw e;
+  }
+}

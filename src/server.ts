@@ -1,0 +1,58 @@
+/**
+ * `paycore start`: the HTTP server plus background workers (hold expiry, housekeeping), with a
+ * graceful shutdown on SIGTERM/SIGINT: stop accepting, finish in-flight requests, drain the
+ * ledger batcher, release the worker id, close the database.
+ */
+import { buildApp, type App } from './http/app.js';
+import * as idemStore from './http/idempotency.store.js';
+import type { ConfigOverrides } from './kernel/config.js';
+import { openRuntime, VERSION, type Runtime } from './main.js';
+
+export interface Server {
+  app: App;
+  runtime: Runtime;
+  url: string;
+  close(): Promise<void>;
+}
+
+const IDEMPOTENCY_RETENTION_MS = 7 * 24 * 3600 * 1000;
+
+export async function startServer(over: ConfigOverrides = {}): Promise<Server> {
+  const runtime = await openRuntime(over, { migrate: true });
+  const { config, log, pool, ledger } = runtime;
+  let app: App;
+  try {
+    app = await buildApp({
+      pool, log, clock: runtime.clock, nextId: runtime.nextId, adminToken: config.adminToken,
+      businessTimeZone: config.businessTimeZone, ledger, version: VERSION,
+    });
+    await app.listen({ host: config.host, port: config.port });
+  } catch (e) {
+    await runtime.close();
+    throw e;
+  }
+  ledger.startExpiryWorker();
+  const housekeeping = setInterval(() => {
+    const cutoff = new Date(runtime.clock.nowMs() - IDEMPOTENCY_RETENTION_MS);
+    idemStore.purgeOlderThan(pool, cutoff).catch((e: unknown) => log.warn({ err: (e as Error).message }, 'idempotency purge failed'));
+    pool.query(`DELETE FROM request_nonces WHERE seen_at < now() - interval '15 minutes'`).catch(() => undefined);
+  }, 60_000);
+  housekeeping.unref();
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : config.port;
+  const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
+  let closing: Promise<void> | undefined;
+  return {
+    app,
+    runtime,
+    url,
+    close: () => {
+      closing ??= (async () => {
+        clearInterval(housekeeping);
+        await app.close();
+        await runtime.close();
+      })();
+      return closing;
+    },
+  };
+}
