@@ -228,6 +228,15 @@ export async function applyTransferBatch(c: PoolClient, inputs: readonly Transfe
   }
   const now = deps.now();
   const res = applyBatch(inputs, { accounts, referenced, existing, now, nextId: deps.nextId });
+  if (!lookupKeys) {
+    // A rejected transfer never reaches the INSERT, so the unique index cannot tell us whether its
+    // key was used before (in which case the idempotency result takes precedence): ask directly.
+    const rejectedKeys = inputs.filter((_, i) => !res.outcomes[i]!.ok).map((t) => t.idempotencyKey);
+    if (rejectedKeys.length > 0) {
+      const seen = await c.query('SELECT 1 FROM transfers WHERE idempotency_key = ANY($1::text[]) LIMIT 1', [rejectedKeys]);
+      if (seen.rowCount) throw new IdempotencyRace();
+    }
+  }
   if (res.created.length > 0) await insertTransfers(c, res.created);
   if (res.touchedAccounts.size > 0) {
     const touched = [...res.touchedAccounts].map((id) => accounts.get(id)!);
