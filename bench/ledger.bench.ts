@@ -66,7 +66,7 @@ export async function runLedgerBench(o: LedgerBenchOptions) {
     const ledger = new Ledger({ pool, clock: systemClock, nextId });
     const run = nextId().toString(36);
     const mk = async (ref: string, type: 'asset' | 'liability', limited: boolean): Promise<bigint> => {
-      const r = await ledger.createAccount({ ref: `bench-${run}-${ref}`, type, currency: 'CNY', subjectCode: type === 'asset' ? '1011' : '225103', debitsMustNotExceedCredits: limited });
+      const r = await ledger.createAccount({ ref: `bench-${run}-${ref}`, type, currency: 'CNY', subjectCode: type === 'asset' ? '101101' : '225103', debitsMustNotExceedCredits: limited });
       if (!r.ok) throw new Error(r.code);
       return r.value.account.id;
     };

@@ -27,7 +27,6 @@ INSERT INTO accounting_subjects (code, name, name_en, type, parent_code) VALUES
   ('113103', '应收渠道款-银联', 'Receivable from UnionPay', 'asset', '1131'),
   ('113104', '应收渠道款-银行', 'Receivable from banks', 'asset', '1131'),
   ('1221', '其他应收款', 'Other receivables', 'asset', NULL),
-  ('1231', '坏账准备', 'Bad debt allowance', 'asset', NULL),
   ('2202', '应付账款', 'Accounts payable', 'liability', NULL),
   ('2203', '预收账款', 'Advances received', 'liability', NULL),
   ('2241', '其他应付款', 'Other payables', 'liability', NULL),

@@ -12,7 +12,7 @@ export interface LedgerFixture {
   close(): Promise<void>;
 }
 
-const SUBJECT_FOR = { asset: '1011', liability: '225103', equity: '4001', income: '600101', expense: '640101' } as const;
+const SUBJECT_FOR = { asset: '101101', liability: '225103', equity: '4001', income: '600101', expense: '640101' } as const;
 
 export async function ledgerFixture(opts: { clock?: Clock; poolMax?: number; windowMs?: number } = {}): Promise<LedgerFixture> {
   const db = await createTestDb({ poolMax: opts.poolMax ?? 10 });

@@ -62,6 +62,7 @@ export const LEDGER_ERROR_CODES = [
   'account_ref_exists_with_different_fields',
   'unknown_subject',
   'subject_type_mismatch',
+  'subject_not_leaf',
   'subject_exists',
   'invalid_subject',
   'invalid_account',

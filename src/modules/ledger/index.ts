@@ -90,6 +90,10 @@ export class Ledger {
     const s = subj.rows[0];
     if (!s || !s.active) return fail('unknown_subject', `accounting subject ${inp.subjectCode} does not exist`);
     if (s.type !== inp.type) return fail('subject_type_mismatch', `subject ${inp.subjectCode} is a ${s.type} subject, not ${inp.type}`);
+    // Postings go to the lowest level of the chart (末级科目) only; otherwise rolling sub-subjects
+    // up into their parent would count the same money twice.
+    const children = await this.pool.query('SELECT 1 FROM accounting_subjects WHERE parent_code = $1 LIMIT 1', [inp.subjectCode]);
+    if (children.rowCount) return fail('subject_not_leaf', `subject ${inp.subjectCode} has sub-subjects; use one of them`);
     const row: store.NewAccountRow = {
       id: this.nextId(),
       ref: inp.ref ?? null,
@@ -108,7 +112,8 @@ export class Ledger {
     if (!inserted) {
       const same =
         account.type === row.type && account.currency === row.currency && account.subjectCode === row.subjectCode &&
-        account.ownerId === row.ownerId && account.debitsMustNotExceedCredits === dLimit && account.creditsMustNotExceedDebits === cLimit;
+        account.ownerId === row.ownerId && account.debitsMustNotExceedCredits === dLimit && account.creditsMustNotExceedDebits === cLimit &&
+        account.name === row.name && account.creditLimit === creditLimit;
       if (!same) return fail('account_ref_exists_with_different_fields', `an account with ref ${inp.ref} already exists with different fields`);
     }
     return ok({ account, created: inserted });
