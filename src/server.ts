@@ -7,6 +7,7 @@ import { buildApp, type App } from './http/app.js';
 import * as idemStore from './http/idempotency.store.js';
 import type { ConfigOverrides } from './kernel/config.js';
 import { openRuntime, VERSION, type Runtime } from './main.js';
+import { generateMissingVouchers } from './modules/ledger/accounting.js';
 
 export interface Server {
   app: App;
@@ -32,6 +33,20 @@ export async function startServer(over: ConfigOverrides = {}): Promise<Server> {
     throw e;
   }
   ledger.startExpiryWorker();
+  // Close every finished business day (vouchers) in the background so trial balances are ready.
+  const closeDays = async (): Promise<void> => {
+    for (let i = 0; i < 100; i++) {
+      const r = await generateMissingVouchers(pool, { tz: config.businessTimeZone, clock: runtime.clock, nextId: runtime.nextId });
+      if (!r.ok) {
+        log.warn({ code: r.code, message: r.message }, 'closing business days failed');
+        return;
+      }
+      if (r.value.days.length > 0) log.info({ days: r.value.days, vouchers: r.value.voucherCount }, 'business days closed');
+      if (!r.value.more) return;
+    }
+  };
+  const dayCloser = setInterval(() => void closeDays().catch((e: unknown) => log.warn({ err: (e as Error).message }, 'closing business days failed')), 60_000);
+  dayCloser.unref();
   const housekeeping = setInterval(() => {
     const cutoff = new Date(runtime.clock.nowMs() - IDEMPOTENCY_RETENTION_MS);
     idemStore.purgeOlderThan(pool, cutoff).catch((e: unknown) => log.warn({ err: (e as Error).message }, 'idempotency purge failed'));
@@ -49,6 +64,7 @@ export async function startServer(over: ConfigOverrides = {}): Promise<Server> {
     close: () => {
       closing ??= (async () => {
         clearInterval(housekeeping);
+        clearInterval(dayCloser);
         await app.close();
         await runtime.close();
       })();

@@ -19,6 +19,7 @@ import type { Ledger } from '../modules/ledger/index.js';
 import { authenticateOperator, type OperatorTokenLookup, type Principal, type RouteAuth } from './auth.js';
 import { errorBody, statusFor } from './errors.js';
 import { beginIdempotent, finishIdempotent, type IdemState } from './idempotency.js';
+import { registerAccountingRoutes } from './routes/accounting.routes.js';
 import { registerLedgerRoutes } from './routes/ledger.routes.js';
 import { registerSystemRoutes } from './routes/system.routes.js';
 
@@ -151,5 +152,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   registerSystemRoutes(app, deps);
   registerLedgerRoutes(app, deps);
+  registerAccountingRoutes(app, deps);
   return app;
 }

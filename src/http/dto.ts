@@ -67,3 +67,24 @@ export function page<T>(data: T[], limit: number, pos: (t: T) => bigint): { data
 export function listOf(item: TSchema): TSchema {
   return Type.Object({ data: Type.Array(item), next_cursor: Type.Union([Type.String(), Type.Null()]) });
 }
+
+/**
+ * Turns a module record into its wire form: camelCase keys become snake_case (an amount's
+ * `Minor` suffix is dropped, since every amount on the wire is in minor units), bigint ids (`id`,
+ * `...Id`) become decimal strings and other bigints JSON integers, Dates become ISO strings.
+ */
+export function toWire(v: unknown): unknown {
+  if (typeof v === 'bigint') return amt(v);
+  if (v instanceof Date) return v.toISOString();
+  if (Array.isArray(v)) return v.map(toWire);
+  if (v && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) {
+      // Ids are 64-bit and go out as strings like every other id in the API.
+      const isId = k === 'id' || k.endsWith('Id');
+      out[k.replace(/Minor$/, '').replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] = isId && typeof x === 'bigint' ? x.toString() : toWire(x);
+    }
+    return out;
+  }
+  return v;
+}
