@@ -24,6 +24,9 @@ set(409, [
   'exists_with_different_timeout', 'exists_with_different_reverses_id', 'pending_transfer_already_posted',
   'pending_transfer_already_voided', 'pending_transfer_expired', 'subject_exists',
 ]);
+// Records named in a request body (not the URL) that do not exist: the request is understood but
+// cannot be carried out, which is a business-rule refusal rather than a missing resource.
+set(422, ['debit_account_not_found', 'credit_account_not_found', 'pending_transfer_not_found', 'reversed_transfer_not_found']);
 set(413, ['payload_too_large', 'request_too_large']);
 set(429, ['rate_limited']);
 set(503, ['unavailable']);
