@@ -17,7 +17,8 @@ type Cmd =
   | { t: 'retry'; back: number };
 
 const acct = fc.integer({ min: 0, max: N - 1 });
-const amount = fc.integer({ min: 1, max: 400 });
+// Small amounts make exact-limit boundaries (balance == amount) common.
+const amount = fc.integer({ min: 1, max: 40 });
 const cmd: fc.Arbitrary<Cmd> = fc.oneof(
   fc.record({ t: fc.constant('fund' as const), to: acct, amount }),
   fc.record({ t: fc.constant('move' as const), from: acct, to: acct, amount, pending: fc.boolean(), timeout: fc.option(fc.integer({ min: 1, max: 20 }), { nil: null }) }),
@@ -46,7 +47,7 @@ let runNo = 0;
 describe('ledger under random operations', () => {
   it('matches the reference model and keeps every invariant', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(cmd, { minLength: 5, maxLength: 30 }), fc.array(fc.integer({ min: 0, max: 300 }), { minLength: N, maxLength: N }), async (cmds, limits) => {
+      fc.asyncProperty(fc.array(cmd, { minLength: 5, maxLength: 30 }), fc.array(fc.integer({ min: 0, max: 60 }), { minLength: N, maxLength: N }), async (cmds, limits) => {
         const run = ++runNo;
         const ids: bigint[] = [];
         const m: MAcct[] = [];
