@@ -10,7 +10,7 @@ import type { Logger } from '../../kernel/logger.js';
 import { checkCurrency, MAX_AMOUNT_MINOR } from '../../kernel/money.js';
 import type { TransferOutcome } from './domain/apply.js';
 import { ACCOUNT_STATUSES, ACCOUNT_TYPES, availableBalance, postedBalance, type Account, type AccountStatus, type AccountType, type Transfer, type TransferInput } from './domain/types.js';
-import { validateRequest, type TransferRequest } from './domain/validate.js';
+import { SYSTEM_KEY_PREFIX, validateRequest, type TransferRequest } from './domain/validate.js';
 import type { LedgerErrorCode } from './errors.js';
 import * as history from './history.store.js';
 import * as store from './ledger.store.js';
@@ -251,7 +251,7 @@ export class Ledger {
     const ids = await history.expiredPendingIds(this.pool, this.clock.now(), limit);
     if (ids.length === 0) return 0;
     const inputs: TransferInput[] = ids.map((id) => ({
-      idempotencyKey: `expire:${id}`, kind: 'expire_pending', pendingId: id, code: 'pending_expired', description: 'hold timed out', metadata: {}, linked: false,
+      idempotencyKey: `${SYSTEM_KEY_PREFIX}expire:${id}`, kind: 'expire_pending', pendingId: id, code: 'pending_expired', description: 'hold timed out', metadata: {}, linked: false,
     }));
     const out = await this.batcher.submit(inputs);
     return out.filter((o) => o.ok && !o.existed).length;

@@ -25,6 +25,9 @@ export interface TransferRequest {
 
 export type InputCheck = { ok: true; input: TransferInput } | { ok: false; code: TransferErrorCode; message: string };
 
+/** Keys the ledger writes itself (hold expiry) live under this prefix, which clients may not use. */
+export const SYSTEM_KEY_PREFIX = 'sys:';
+
 export const MAX_TIMEOUT_SECONDS = 366 * 24 * 3600;
 const KEY_RE = /^[\x21-\x7e]{1,128}$/;
 const CODE_RE = /^[a-z][a-z0-9_.:-]{0,63}$/;
@@ -36,6 +39,7 @@ function bad(code: TransferErrorCode, message: string): InputCheck {
 export function validateTransfer(r: TransferRequest): InputCheck {
   if (typeof r.idempotencyKey !== 'string' || r.idempotencyKey.length === 0) return bad('idempotency_key_required', 'every transfer needs an idempotency key');
   if (!KEY_RE.test(r.idempotencyKey)) return bad('invalid_transfer', 'idempotency key must be 1-128 printable ASCII characters without spaces');
+  if (r.idempotencyKey.startsWith(SYSTEM_KEY_PREFIX)) return bad('invalid_transfer', `idempotency keys starting with "${SYSTEM_KEY_PREFIX}" are reserved for the ledger itself`);
   const kind = r.kind ?? 'posted';
   const code = r.code ?? 'transfer';
   if (!CODE_RE.test(code)) return bad('invalid_transfer', 'code must be a lower-case identifier of at most 64 characters');
