@@ -63,3 +63,24 @@ export function redactUrl(url: string): string {
     return '[unparseable database url]';
   }
 }
+
+/**
+ * Builds a WHERE clause from optional filters: `add('owner_id = ?', v)` numbers each `?` as the
+ * next parameter; `param(v)` adds a bare parameter (e.g. a LIMIT) and returns its placeholder.
+ */
+export class SqlFilter {
+  readonly args: unknown[] = [];
+  private readonly conds: string[] = [];
+  add(cond: string, value: unknown): this {
+    const ph = this.param(value);
+    this.conds.push(cond.replaceAll('?', ph));
+    return this;
+  }
+  param(value: unknown): string {
+    this.args.push(value);
+    return `$${this.args.length}`;
+  }
+  where(): string {
+    return this.conds.length ? `WHERE ${this.conds.join(' AND ')}` : '';
+  }
+}

@@ -1,5 +1,5 @@
 /** Read-side SQL for the ledger: statements, point-in-time balances, transfer search, invariants. */
-import type { Queryable } from '../../kernel/db.js';
+import { SqlFilter, type Queryable } from '../../kernel/db.js';
 import type { Transfer } from './domain/types.js';
 import { rowToTransfer, TRANSFER_COLS } from './ledger.store.js';
 
@@ -80,22 +80,16 @@ export interface TransferFilter {
 }
 
 export async function findTransfers(db: Queryable, f: TransferFilter): Promise<Transfer[]> {
-  const where: string[] = [];
-  const args: unknown[] = [];
-  const add = (sql: string, v: unknown): void => {
-    args.push(v);
-    where.push(sql.replaceAll('?', `$${args.length}`));
-  };
-  if (f.accountId !== undefined) add('(debit_account_id = ? OR credit_account_id = ?)', f.accountId);
-  if (f.code !== undefined) add('code = ?', f.code);
-  if (f.kind !== undefined) add('kind = ?', f.kind);
-  if (f.from !== undefined) add('created_at >= ?', f.from);
-  if (f.to !== undefined) add('created_at < ?', f.to);
-  if (f.metadata !== undefined) add('metadata @> ?::jsonb', JSON.stringify(f.metadata));
-  if (f.pendingId !== undefined) add('pending_id = ?', f.pendingId);
-  if (f.afterSeq !== undefined) add('seq > ?', f.afterSeq);
-  args.push(f.limit);
-  const r = await db.query(`SELECT ${TRANSFER_COLS} FROM transfers ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq LIMIT $${args.length}`, args);
+  const q = new SqlFilter();
+  if (f.accountId !== undefined) q.add('(debit_account_id = ? OR credit_account_id = ?)', f.accountId);
+  if (f.code !== undefined) q.add('code = ?', f.code);
+  if (f.kind !== undefined) q.add('kind = ?', f.kind);
+  if (f.from !== undefined) q.add('created_at >= ?', f.from);
+  if (f.to !== undefined) q.add('created_at < ?', f.to);
+  if (f.metadata !== undefined) q.add('metadata @> ?::jsonb', JSON.stringify(f.metadata));
+  if (f.pendingId !== undefined) q.add('pending_id = ?', f.pendingId);
+  if (f.afterSeq !== undefined) q.add('seq > ?', f.afterSeq);
+  const r = await db.query(`SELECT ${TRANSFER_COLS} FROM transfers ${q.where()} ORDER BY seq LIMIT ${q.param(f.limit)}`, q.args);
   return (r.rows as Row[]).map(rowToTransfer);
 }
 

@@ -4,7 +4,7 @@
  * the batch in memory (domain/apply.ts), then write it back with set-based statements: one
  * INSERT of all new transfers, one UPDATE of all touched accounts, one UPDATE of resolved holds.
  */
-import { isUniqueViolation, type PoolClient, type Queryable } from '../../kernel/db.js';
+import { isUniqueViolation, SqlFilter, type PoolClient, type Queryable } from '../../kernel/db.js';
 import { applyBatch, type TransferOutcome } from './domain/apply.js';
 import type { Account, AccountBalanceState, AccountStatus, AccountType, Transfer, TransferInput, TransferKind, PendingStatus } from './domain/types.js';
 
@@ -21,15 +21,15 @@ const ACCOUNT_COLS = `id, ref, type, currency, subject_code, owner_id, name, sta
   credits_must_not_exceed_debits, credit_limit, debits_pending, debits_posted, credits_pending, credits_posted,
   metadata, created_at, updated_at`;
 
-export function rowToAccount(r: Row): Account {
+/** The columns the transfer path reads and writes (a subset of ACCOUNT_COLS). */
+const BALANCE_COLS = `id, type, currency, status, debits_must_not_exceed_credits, credits_must_not_exceed_debits, credit_limit,
+  debits_pending, debits_posted, credits_pending, credits_posted`;
+
+function rowToBalanceState(r: Row): AccountBalanceState {
   return {
     id: r['id'] as bigint,
-    ref: (r['ref'] as string | null) ?? null,
     type: r['type'] as AccountType,
     currency: r['currency'] as string,
-    subjectCode: r['subject_code'] as string,
-    ownerId: (r['owner_id'] as bigint | null) ?? null,
-    name: r['name'] as string,
     status: r['status'] as AccountStatus,
     debitsMustNotExceedCredits: r['debits_must_not_exceed_credits'] as boolean,
     creditsMustNotExceedDebits: r['credits_must_not_exceed_debits'] as boolean,
@@ -38,6 +38,16 @@ export function rowToAccount(r: Row): Account {
     debitsPosted: r['debits_posted'] as bigint,
     creditsPending: r['credits_pending'] as bigint,
     creditsPosted: r['credits_posted'] as bigint,
+  };
+}
+
+export function rowToAccount(r: Row): Account {
+  return {
+    ...rowToBalanceState(r),
+    ref: (r['ref'] as string | null) ?? null,
+    subjectCode: r['subject_code'] as string,
+    ownerId: (r['owner_id'] as bigint | null) ?? null,
+    name: r['name'] as string,
     metadata: r['metadata'] as Record<string, unknown>,
     createdAt: r['created_at'] as Date,
     updatedAt: r['updated_at'] as Date,
@@ -123,19 +133,13 @@ export interface AccountFilter {
 }
 
 export async function listAccounts(db: Queryable, f: AccountFilter): Promise<Account[]> {
-  const where: string[] = [];
-  const args: unknown[] = [];
-  const add = (sql: string, v: unknown): void => {
-    args.push(v);
-    where.push(sql.replace('?', `$${args.length}`));
-  };
-  if (f.ownerId !== undefined) add('owner_id = ?', f.ownerId);
-  if (f.subjectCode !== undefined) add('subject_code = ?', f.subjectCode);
-  if (f.currency !== undefined) add('currency = ?', f.currency);
-  if (f.status !== undefined) add('status = ?', f.status);
-  if (f.afterId !== undefined) add('id > ?', f.afterId);
-  args.push(f.limit);
-  const r = await db.query(`SELECT ${ACCOUNT_COLS} FROM accounts ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id LIMIT $${args.length}`, args);
+  const q = new SqlFilter();
+  if (f.ownerId !== undefined) q.add('owner_id = ?', f.ownerId);
+  if (f.subjectCode !== undefined) q.add('subject_code = ?', f.subjectCode);
+  if (f.currency !== undefined) q.add('currency = ?', f.currency);
+  if (f.status !== undefined) q.add('status = ?', f.status);
+  if (f.afterId !== undefined) q.add('id > ?', f.afterId);
+  const r = await db.query(`SELECT ${ACCOUNT_COLS} FROM accounts ${q.where()} ORDER BY id LIMIT ${q.param(f.limit)}`, q.args);
   return r.rows.map((x) => rowToAccount(x as Row));
 }
 
@@ -193,28 +197,9 @@ export async function applyTransferBatch(c: PoolClient, inputs: readonly Transfe
     }
   }
   // Locking in id order means two batches never wait on each other in a cycle.
-  const locked = await c.query(
-    `SELECT id, type, currency, status, debits_must_not_exceed_credits, credits_must_not_exceed_debits, credit_limit,
-            debits_pending, debits_posted, credits_pending, credits_posted
-     FROM accounts WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`,
-    [[...accountIds]],
-  );
+  const locked = await c.query(`SELECT ${BALANCE_COLS} FROM accounts WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`, [[...accountIds]]);
   const accounts = new Map<bigint, AccountBalanceState>();
-  for (const r of locked.rows as Row[]) {
-    accounts.set(r['id'] as bigint, {
-      id: r['id'] as bigint,
-      type: r['type'] as AccountType,
-      currency: r['currency'] as string,
-      status: r['status'] as AccountStatus,
-      debitsMustNotExceedCredits: r['debits_must_not_exceed_credits'] as boolean,
-      creditsMustNotExceedDebits: r['credits_must_not_exceed_debits'] as boolean,
-      creditLimit: r['credit_limit'] as bigint,
-      debitsPending: r['debits_pending'] as bigint,
-      debitsPosted: r['debits_posted'] as bigint,
-      creditsPending: r['credits_pending'] as bigint,
-      creditsPosted: r['credits_posted'] as bigint,
-    });
-  }
+  for (const r of locked.rows as Row[]) accounts.set(r['id'] as bigint, rowToBalanceState(r));
   // Read after locking: anything committed by a batch that touched these accounts is visible now.
   const existing = new Map<string, Transfer>();
   if (lookupKeys) {
