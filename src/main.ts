@@ -14,6 +14,7 @@ import { migrate } from './kernel/migrate.js';
 import { packageRoot } from './kernel/paths.js';
 import { acquireWorkerLease, generatorForLease, type WorkerLease } from './kernel/worker-lease.js';
 import { Ledger } from './modules/ledger/index.js';
+import { Parties } from './modules/parties/index.js';
 
 export const VERSION: string = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -27,6 +28,7 @@ export interface Runtime {
   lease: WorkerLease;
   nextId: () => bigint;
   ledger: Ledger;
+  parties: Parties;
   close(): Promise<void>;
 }
 
@@ -63,9 +65,10 @@ export async function openRuntime(over: ConfigOverrides = {}, opts: OpenOptions 
       pool, clock, nextId, log,
       batch: { windowMs: config.ledgerBatchWindowMs, maxBatch: config.ledgerMaxBatch },
     });
+    const parties = new Parties({ pool, clock, nextId, ledger, masterKey: config.masterKey, log });
     log.info({ database: redactUrl(url), embedded: embedded !== undefined, workerId: lease.workerId }, 'runtime ready');
     return {
-      config, log, clock, pool, databaseUrl: url, embedded, lease, nextId, ledger,
+      config, log, clock, pool, databaseUrl: url, embedded, lease, nextId, ledger, parties,
       async close() {
         await ledger.close();
         await lease.release();

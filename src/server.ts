@@ -5,6 +5,7 @@
  */
 import { buildApp, type App } from './http/app.js';
 import * as idemStore from './http/idempotency.store.js';
+import { createMerchantAuth } from './http/merchant-auth.js';
 import type { ConfigOverrides } from './kernel/config.js';
 import { openRuntime, VERSION, type Runtime } from './main.js';
 import { generateMissingVouchers } from './modules/ledger/accounting.js';
@@ -26,6 +27,9 @@ export async function startServer(over: ConfigOverrides = {}): Promise<Server> {
     app = await buildApp({
       pool, log, clock: runtime.clock, nextId: runtime.nextId, adminToken: config.adminToken,
       businessTimeZone: config.businessTimeZone, ledger, version: VERSION,
+      parties: runtime.parties,
+      operatorTokens: runtime.parties.operatorTokenLookup,
+      merchantAuth: createMerchantAuth(runtime.parties, { clock: runtime.clock }),
     });
     await app.listen({ host: config.host, port: config.port });
   } catch (e) {

@@ -16,11 +16,13 @@ import { DomainError } from '../kernel/errors.js';
 import type { Logger } from '../kernel/logger.js';
 import type { Secret } from '../kernel/secret.js';
 import type { Ledger } from '../modules/ledger/index.js';
+import type { Parties } from '../modules/parties/index.js';
 import { authenticateOperator, type OperatorTokenLookup, type Principal, type RouteAuth } from './auth.js';
 import { errorBody, statusFor } from './errors.js';
 import { beginIdempotent, finishIdempotent, type IdemState } from './idempotency.js';
 import { registerAccountingRoutes } from './routes/accounting.routes.js';
 import { registerLedgerRoutes } from './routes/ledger.routes.js';
+import { registerPartiesRoutes } from './routes/parties.routes.js';
 import { registerSystemRoutes } from './routes/system.routes.js';
 
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
@@ -33,6 +35,8 @@ export interface AppDeps {
   adminToken: Secret;
   businessTimeZone: string;
   ledger: Ledger;
+  /** The parties module (三户); its routes are registered when it is given. */
+  parties?: Parties;
   operatorTokens?: OperatorTokenLookup;
   /** Verifies a merchant-signed request (parties module); without it merchant routes answer 401. */
   merchantAuth?: (req: FastifyRequest) => Promise<Principal>;
@@ -152,5 +156,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   registerSystemRoutes(app, deps);
   registerLedgerRoutes(app, deps);
   registerAccountingRoutes(app, deps);
+  if (deps.parties) registerPartiesRoutes(app, deps, deps.parties);
   return app;
 }

@@ -22,7 +22,7 @@ set(409, [
   'exists_with_different_kind', 'exists_with_different_debit_account_id', 'exists_with_different_credit_account_id',
   'exists_with_different_amount', 'exists_with_different_currency', 'exists_with_different_pending_id', 'exists_with_different_code',
   'exists_with_different_timeout', 'exists_with_different_reverses_id', 'pending_transfer_already_posted',
-  'pending_transfer_already_voided', 'pending_transfer_expired', 'subject_exists',
+  'pending_transfer_already_voided', 'pending_transfer_expired', 'subject_exists', 'account_not_empty', 'limit_below_current_usage',
 ]);
 // Records named in a request body (not the URL) that do not exist: the request is understood but
 // cannot be carried out, which is a business-rule refusal rather than a missing resource.

@@ -3,7 +3,7 @@
  * interpolation shows "[redacted]" instead of the value. Stored secrets are sealed with
  * AES-256-GCM under the master key; the sealed form names its version so keys can rotate.
  */
-import { createCipheriv, createDecipheriv, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { inspect } from 'node:util';
 
 export class Secret<T = string> {
@@ -41,6 +41,14 @@ export class MasterKey {
   }
   toBase64(): Secret {
     return new Secret(this.#key.toString('base64'));
+  }
+
+  /**
+   * A separate key for one purpose (e.g. keyed lookup hashes), derived with HKDF-SHA256 so the
+   * master key itself never leaves this class.
+   */
+  deriveKey(info: string, length = 32): Buffer {
+    return Buffer.from(hkdfSync('sha256', this.#key, Buffer.alloc(0), info, length));
   }
 
   /** Seals plaintext; `context` (e.g. a credential id) is bound as associated data. */
