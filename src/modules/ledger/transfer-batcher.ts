@@ -4,7 +4,7 @@
  * transfer does not fail its batch neighbours. Several batches may be in flight at once; they
  * serialise in the database only where they share accounts.
  */
-import { isRetryableTxError, withTx, type Pool } from '../../kernel/db.js';
+import { isRetryableTxError, type Pool } from '../../kernel/db.js';
 import type { Logger } from '../../kernel/logger.js';
 import type { TransferOutcome } from './domain/apply.js';
 import type { TransferInput } from './domain/types.js';
@@ -88,6 +88,37 @@ export class TransferBatcher {
     }
   }
 
+  /**
+   * Runs one batch transaction with early lock release. The batch commits with
+   * synchronous_commit off, so its row locks are released as soon as the commit record is in the
+   * WAL buffer and the next batch can start on the same accounts while this one's WAL is being
+   * flushed to disk. Nobody is answered before that flush: a second, tiny transaction that
+   * commits synchronously waits until the WAL is durable up to its own commit record, which lies
+   * after this batch's. If PostgreSQL crashes in between, WAL is lost only as a suffix, so every
+   * batch that could be lost was never acknowledged — and neither was any batch that saw its
+   * effects (an "existed" answer included), because those commit later still.
+   */
+  private async applyDurably(inputs: readonly TransferInput[], lookupKeys: boolean): Promise<TransferOutcome[]> {
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN; SET LOCAL synchronous_commit TO off');
+      let out: TransferOutcome[];
+      try {
+        out = await applyTransferBatch(c, inputs, this.deps, lookupKeys);
+      } catch (e) {
+        await c.query('ROLLBACK').catch(() => undefined);
+        throw e;
+      }
+      // One round trip: commit (locks released), then wait for the WAL flush. If the COMMIT
+      // fails, PostgreSQL stops there and the error surfaces; the outcome is then unknown to the
+      // callers, who retry with the same idempotency keys.
+      await c.query('COMMIT; BEGIN; SET LOCAL synchronous_commit TO on; SELECT txid_current(); COMMIT');
+      return out;
+    } finally {
+      c.release();
+    }
+  }
+
   private async run(batch: Pending[]): Promise<void> {
     const inputs = batch.flatMap((p) => p.inputs);
     const maxAttempts = this.opts.maxAttempts ?? 10;
@@ -95,7 +126,7 @@ export class TransferBatcher {
     let lookupKeys = false;
     for (let attempt = 1; ; attempt++) {
       try {
-        const outcomes = await withTx(this.pool, (c) => applyTransferBatch(c, inputs, this.deps, lookupKeys));
+        const outcomes = await this.applyDurably(inputs, lookupKeys);
         this.stats.batches++;
         this.stats.transfers += inputs.length;
         let at = 0;
