@@ -136,3 +136,11 @@ CREATE TABLE account_changes (
   created_at  timestamptz NOT NULL
 );
 CREATE INDEX account_changes_account ON account_changes (account_id, id);
+
+-- Written by a small synchronous transaction after each ledger batch (see transfer-batcher.ts):
+-- a commit that wrote WAL waits for the WAL flush, which makes the batch before it durable.
+-- One row per database backend, so concurrent flushes never wait on each other's row lock.
+CREATE TABLE ledger_wal_flush (
+  backend_pid integer PRIMARY KEY,
+  n           bigint NOT NULL
+);

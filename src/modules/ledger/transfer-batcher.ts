@@ -93,8 +93,9 @@ export class TransferBatcher {
    * synchronous_commit off, so its row locks are released as soon as the commit record is in the
    * WAL buffer and the next batch can start on the same accounts while this one's WAL is being
    * flushed to disk. Nobody is answered before that flush: a second, tiny transaction that
-   * commits synchronously waits until the WAL is durable up to its own commit record, which lies
-   * after this batch's. If PostgreSQL crashes in between, WAL is lost only as a suffix, so every
+   * writes a row and commits synchronously waits until the WAL is durable up to its own commit
+   * record, which lies after this batch's. (It must write something: PostgreSQL does not flush
+   * at the commit of a transaction that wrote no WAL, even with an xid assigned.) If PostgreSQL crashes in between, WAL is lost only as a suffix, so every
    * batch that could be lost was never acknowledged — and neither was any batch that saw its
    * effects (an "existed" answer included), because those commit later still.
    */
@@ -112,7 +113,11 @@ export class TransferBatcher {
       // One round trip: commit (locks released), then wait for the WAL flush. If the COMMIT
       // fails, PostgreSQL stops there and the error surfaces; the outcome is then unknown to the
       // callers, who retry with the same idempotency keys.
-      await c.query('COMMIT; BEGIN; SET LOCAL synchronous_commit TO on; SELECT txid_current(); COMMIT');
+      await c.query(
+        `COMMIT; BEGIN; SET LOCAL synchronous_commit TO on;
+         INSERT INTO ledger_wal_flush (backend_pid, n) VALUES (pg_backend_pid(), 1)
+         ON CONFLICT (backend_pid) DO UPDATE SET n = ledger_wal_flush.n + 1; COMMIT`,
+      );
       return out;
     } finally {
       c.release();
