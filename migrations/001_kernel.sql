@@ -5,6 +5,10 @@ CREATE TABLE worker_leases (
   worker_id    integer PRIMARY KEY CHECK (worker_id BETWEEN 0 AND 1023),
   holder       text NOT NULL,
   lease_until  timestamptz NOT NULL,
+  -- The holder's own-clock bound on the milliseconds it may stamp ids with (it stops before it);
+  -- the next holder starts after the later of this and lease_until, so clock skew between
+  -- hosts cannot make two holders share a millisecond.
+  issued_until_ms bigint NOT NULL DEFAULT 0,
   acquired_at  timestamptz NOT NULL,
   heartbeat_at timestamptz NOT NULL
 );
@@ -16,6 +20,9 @@ CREATE TABLE http_idempotency (
   path          text NOT NULL,
   request_hash  text NOT NULL,
   state         text NOT NULL CHECK (state IN ('in_progress', 'done')),
+  -- Which attempt holds an in-progress claim, so a slow first attempt cannot complete or drop the
+  -- claim of the attempt that took over from it.
+  owner         text NOT NULL,
   status_code   integer,
   response_body text,
   locked_until  timestamptz NOT NULL,

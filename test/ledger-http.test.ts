@@ -138,6 +138,10 @@ describe('bad input writes nothing', () => {
     ['over the balance', () => ({ ...base(), amount: 10_000_000 }), 422, 'insufficient_funds'],
     ['same account twice', () => ({ ...base(), credit_account_id: wallet }), 400, 'accounts_must_be_different'],
     ['unknown field', () => ({ ...base(), surprise: true }), 400, 'invalid_request'],
+    ['amount written with a fraction', () => JSON.stringify(base()).replace('"amount":100', '"amount":100.0'), 400, 'invalid_amount'],
+    ['amount written with an exponent', () => JSON.stringify(base()).replace('"amount":100', '"amount":1e2'), 400, 'invalid_amount'],
+    ['NUL in the description', () => ({ ...base(), description: 'a\u0000b' }), 400, 'invalid_text'],
+    ['unpaired surrogate in metadata', () => ({ ...base(), metadata: { k: '\ud800' } }), 400, 'invalid_text'],
   ];
   for (const [name, body, status, code] of cases) {
     it(`${name} -> ${status} ${code}`, async () => {
@@ -156,6 +160,7 @@ describe('bad input writes nothing', () => {
     expect((await s.req('POST', '/v1/accounts', { type: 'asset', subject_code: '1011', currency: 'CNY' })).body.error.code).toBe('subject_not_leaf');
     expect((await s.req('GET', '/v1/accounts/77')).status).toBe(404);
     expect((await s.req('GET', '/v1/accounts/abc')).status).toBe(400);
+    expect((await s.req('GET', '/v1/transfers?idempotency_key=%00')).body.error.code).toBe('invalid_text');
     expect((await s.req('POST', `/v1/accounts/${closed}/status`, { status: 'active', reason: 'reopen' })).body.error.code).toBe('invalid_status_transition');
   });
 

@@ -15,6 +15,7 @@ import type { Pool } from '../kernel/db.js';
 import { DomainError } from '../kernel/errors.js';
 import type { Logger } from '../kernel/logger.js';
 import type { Secret } from '../kernel/secret.js';
+import { isStorableDeep } from '../kernel/text.js';
 import type { Ledger } from '../modules/ledger/index.js';
 import type { Parties } from '../modules/parties/index.js';
 import { authenticateOperator, type OperatorTokenLookup, type Principal, type RouteAuth } from './auth.js';
@@ -82,11 +83,19 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     const text = body as string;
     req.rawBody = text;
     if (text.length === 0) return done(null, undefined);
+    let parsed: unknown;
     try {
-      done(null, JSON.parse(text, (k, v: unknown) => (k === '__proto__' || k === 'constructor' ? undefined : v)));
+      parsed = JSON.parse(text, (k, v: unknown) => (k === '__proto__' || k === 'constructor' ? undefined : v));
     } catch {
-      done(new DomainError('malformed_json', 'the request body is not valid JSON'), undefined);
+      return done(new DomainError('malformed_json', 'the request body is not valid JSON'), undefined);
     }
+    if (!isStorableDeep(parsed)) return done(new DomainError('invalid_text', 'text must not contain NUL characters or unpaired surrogates'), undefined);
+    // A JSON number with a fraction or an exponent is never an amount, even when it happens to
+    // parse to an integer (100.0, 1e3, or a fraction lost to double rounding beyond 2^52).
+    if (/"[a-z_]*(amount|limit)"\s*:\s*-?\d+(\.\d*|[eE])/.test(text)) {
+      return done(new DomainError('invalid_amount', 'amounts are integers in minor units, written without a fraction or an exponent'), undefined);
+    }
+    done(null, parsed);
   });
 
   await app.register(swagger, {
@@ -104,6 +113,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   app.addHook('preValidation', async (req) => {
+    if (!isStorableDeep(req.query) || !isStorableDeep(req.params)) throw new DomainError('invalid_text', 'the URL must not contain NUL characters or unpaired surrogates');
     const cfg = req.routeOptions.config;
     const auth = cfg?.auth ?? 'public';
     if (auth === 'operator') req.principal = await authenticateOperator(req, deps.adminToken, deps.operatorTokens, cfg?.role ?? 'viewer');

@@ -12,7 +12,7 @@ set(400, [
   'invalid_request', 'malformed_json', 'invalid_amount', 'amount_must_be_positive', 'amount_too_large', 'unknown_currency',
   'invalid_transfer', 'idempotency_key_required', 'accounts_must_be_different', 'pending_id_required', 'pending_id_not_allowed',
   'timeout_not_allowed', 'linked_event_chain_open', 'invalid_account', 'invalid_limit', 'invalid_subject', 'invalid_query',
-  'invalid_date', 'invalid_cursor', 'invalid_idempotency_key', 'invalid_id', 'unsupported_media_type',
+  'invalid_date', 'invalid_cursor', 'invalid_idempotency_key', 'invalid_id', 'unsupported_media_type', 'invalid_text',
 ]);
 set(401, ['unauthorized', 'missing_signature', 'invalid_signature', 'unknown_key', 'signature_expired', 'replayed_nonce']);
 set(403, ['forbidden', 'key_disabled', 'merchant_disabled']);

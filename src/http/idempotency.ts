@@ -5,10 +5,12 @@
  * `idempotency_key_reused`; a retry while the first is still running gets
  * `idempotency_key_in_progress`. Refused requests (4xx/5xx) are not stored: they wrote nothing,
  * so the client may correct and retry under the same key. A claim left by a crashed process
- * expires after `lockMs` and can then be taken over; the operations underneath are idempotent
+ * is kept alive by a heartbeat while its request runs, expires a minute after a crash and can then
+ * be taken over; each claim has an owner, so a late first attempt cannot complete or drop the
+ * claim of the attempt that took over. The operations underneath that move money are idempotent
  * themselves (ledger idempotency keys), so a re-run cannot move money twice.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Pool } from '../kernel/db.js';
 import { DomainError } from '../kernel/errors.js';
@@ -17,10 +19,14 @@ import * as store from './idempotency.store.js';
 
 const KEY_RE = /^[\x21-\x7e]{1,128}$/;
 const LOCK_MS = 60_000;
+/** A claim is kept alive for at most this long; a request running longer is considered lost. */
+const MAX_HOLD_MS = 10 * 60_000;
 
 export interface IdemState {
   principal: string;
   key: string;
+  owner: string;
+  heartbeat: NodeJS.Timeout;
 }
 
 export function requestHash(req: FastifyRequest): string {
@@ -38,11 +44,22 @@ export async function beginIdempotent(pool: Pool, req: FastifyRequest, reply: Fa
   const p = principalKey(principal);
   const hash = requestHash(req);
   const path = req.routeOptions.url ?? req.url;
-  if (await store.claim(pool, p, key, req.method, path, hash, LOCK_MS)) return { principal: p, key };
+  const owner = randomUUID();
+  const held = (): IdemState => {
+    // While the request runs, keep the claim from looking abandoned; stop after MAX_HOLD_MS.
+    const started = Date.now();
+    const heartbeat: NodeJS.Timeout = setInterval(() => {
+      if (Date.now() - started > MAX_HOLD_MS) clearInterval(heartbeat);
+      else void store.extend(pool, p, key, LOCK_MS, owner).catch(() => undefined);
+    }, LOCK_MS / 3);
+    heartbeat.unref();
+    return { principal: p, key, owner, heartbeat };
+  };
+  if (await store.claim(pool, p, key, req.method, path, hash, LOCK_MS, owner)) return held();
   const prior = await store.load(pool, p, key);
   if (!prior) {
     // Purged between our insert attempt and the read; claim again once.
-    if (await store.claim(pool, p, key, req.method, path, hash, LOCK_MS)) return { principal: p, key };
+    if (await store.claim(pool, p, key, req.method, path, hash, LOCK_MS, owner)) return held();
     throw new DomainError('idempotency_key_in_progress', 'a request with this Idempotency-Key is being processed');
   }
   if (prior.requestHash !== hash) throw new DomainError('idempotency_key_reused', 'this Idempotency-Key was used for a different request');
@@ -54,11 +71,12 @@ export async function beginIdempotent(pool: Pool, req: FastifyRequest, reply: Fa
       .send(prior.responseBody ?? '');
     return 'replayed';
   }
-  if (await store.takeOver(pool, p, key, hash, LOCK_MS)) return { principal: p, key };
+  if (await store.takeOver(pool, p, key, hash, LOCK_MS, owner)) return held();
   throw new DomainError('idempotency_key_in_progress', 'a request with this Idempotency-Key is being processed');
 }
 
 export async function finishIdempotent(pool: Pool, st: IdemState, status: number, body: string): Promise<void> {
-  if (status >= 200 && status < 300) await store.complete(pool, st.principal, st.key, status, body);
-  else await store.release(pool, st.principal, st.key);
+  clearInterval(st.heartbeat);
+  if (status >= 200 && status < 300) await store.complete(pool, st.principal, st.key, status, body, st.owner);
+  else await store.release(pool, st.principal, st.key, st.owner);
 }

@@ -21,8 +21,14 @@ export function createPool(url: string, opts: { max?: number; applicationName?: 
     idleTimeoutMillis: 30_000,
     statement_timeout: 30_000,
   });
-  // An idle client that loses its connection must not crash the process; the pool replaces it.
+  // A client that loses its connection must not crash the process. The pool listens only while a
+  // client is idle; a checked-out client between two queries would emit an unhandled 'error'
+  // (e.g. when PostgreSQL restarts), so every client gets its own listener. The next query on it
+  // fails and the caller handles that.
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+  });
   return pool;
 }
 
@@ -46,6 +52,14 @@ export async function withTx<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise
 export function isRetryableTxError(e: unknown): boolean {
   const code = (e as { code?: string } | null)?.code;
   return code === '40001' || code === '40P01';
+}
+
+/** The database could not be reached or the connection broke: the outcome of the statement is unknown. */
+export function isConnectionError(e: unknown): boolean {
+  const err = e as { code?: string; message?: string } | null;
+  const code = err?.code ?? '';
+  return code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || ['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT'].includes(code) ||
+    /Connection terminated|connection timeout|not queryable/i.test(err?.message ?? '');
 }
 
 export function isUniqueViolation(e: unknown, constraint?: string): boolean {

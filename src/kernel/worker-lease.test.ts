@@ -121,8 +121,10 @@ describe('acquireWorkerLease', () => {
     const next = await lease({ label: 'next' });
     expect(next.workerId).toBe(live.workerId);
     expect(next.holder).not.toBe(live.holder);
-    // The released lease's end (shortened to the release time) is the successor's high-water mark.
-    expect(next.previousLeaseEndMs).toBe(released.leaseUntilMs);
+    // The released lease's end (shortened to the release time, on the database's clock and on
+    // the holder's own) is the successor's high-water mark.
+    expect(next.previousLeaseEndMs).toBeGreaterThanOrEqual(released.leaseUntilMs);
+    expect(next.previousLeaseEndMs).toBeLessThan(released.leaseUntilMs + 1_000);
   });
 
   it("does not reuse a crashed holder's worker id before its lease ends, and afterwards issues only later ids", async () => {
@@ -199,5 +201,35 @@ describe('acquireWorkerLease', () => {
     const still = await leaseRow(l.workerId);
     expect(still.holder).toBe('other');
     expect(still.leaseUntilMs).toBe(takenOver.leaseUntilMs);
+  });
+});
+
+describe('worker leases under clock skew', () => {
+  it("starts a successor after the previous holder's own-clock bound when that clock ran ahead of the database", async () => {
+    const first = await lease({ label: 'skewed' });
+    await first.release();
+    // Pretend the released holder's clock ran 3 s ahead: it may have stamped ids up to then.
+    const ahead = Date.now() + 3_000;
+    await db.pool.query('UPDATE worker_leases SET issued_until_ms = $2 WHERE worker_id = $1', [first.workerId, ahead]);
+    // Make every other worker id busy so the successor must take this one.
+    await db.pool.query(
+      `INSERT INTO worker_leases (worker_id, holder, lease_until, acquired_at, heartbeat_at)
+       SELECT g, 'busy', now() + interval '1 hour', now(), now() FROM generate_series(0, 1023) g WHERE g <> $1
+       ON CONFLICT (worker_id) DO UPDATE SET holder = 'busy', lease_until = now() + interval '1 hour'`,
+      [first.workerId],
+    );
+    try {
+      const t0 = Date.now();
+      const next = await lease({ label: 'successor' });
+      expect(next.workerId).toBe(first.workerId);
+      expect(next.previousLeaseEndMs).toBe(ahead);
+      // It waited for its own clock to pass the bound, and its ids lie after it.
+      expect(Date.now()).toBeGreaterThan(ahead);
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(2_000);
+      expect(decodeId(generatorForLease(next).next()).timestamp.getTime()).toBeGreaterThan(ahead);
+      await next.release();
+    } finally {
+      await db.pool.query(`DELETE FROM worker_leases WHERE holder = 'busy'`);
+    }
   });
 });

@@ -33,6 +33,7 @@ export async function acquireWorkerLease(pool: pg.Pool, opts: LeaseOptions = {})
   const holder = `${opts.label ?? 'paycore'}@${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   for (let attempt = 0; attempt < 20; attempt++) {
     const startedLocal = Date.now();
+    const margin = marginFor(leaseMs);
     // Pick a free (never used or expired) worker id at random so concurrent starters rarely collide,
     // then claim it; the conditional upsert makes the claim atomic. The claim also requires the row
     // to still carry the lease_until we read: `prev` comes from the statement's snapshot, while
@@ -46,27 +47,39 @@ export async function acquireWorkerLease(pool: pg.Pool, opts: LeaseOptions = {})
          WHERE w.worker_id IS NULL OR w.lease_until < clock_timestamp()
          ORDER BY random() LIMIT 1
        ), prev AS (
-         SELECT c.worker_id, w.lease_until FROM candidate c LEFT JOIN worker_leases w ON w.worker_id = c.worker_id
+         SELECT c.worker_id, w.lease_until, w.issued_until_ms FROM candidate c LEFT JOIN worker_leases w ON w.worker_id = c.worker_id
        )
-       INSERT INTO worker_leases AS w (worker_id, holder, lease_until, acquired_at, heartbeat_at)
-       SELECT worker_id, $1, clock_timestamp() + make_interval(secs => $2::double precision / 1000), clock_timestamp(), clock_timestamp() FROM prev
+       INSERT INTO worker_leases AS w (worker_id, holder, lease_until, issued_until_ms, acquired_at, heartbeat_at)
+       SELECT worker_id, $1, clock_timestamp() + make_interval(secs => $2::double precision / 1000), $4, clock_timestamp(), clock_timestamp() FROM prev
        ON CONFLICT (worker_id) DO UPDATE SET holder = EXCLUDED.holder, lease_until = EXCLUDED.lease_until,
-         acquired_at = EXCLUDED.acquired_at, heartbeat_at = EXCLUDED.heartbeat_at
+         issued_until_ms = EXCLUDED.issued_until_ms, acquired_at = EXCLUDED.acquired_at, heartbeat_at = EXCLUDED.heartbeat_at
        WHERE w.lease_until < clock_timestamp() AND w.lease_until IS NOT DISTINCT FROM (SELECT lease_until FROM prev)
-       RETURNING worker_id, (SELECT (extract(epoch FROM lease_until) * 1000)::bigint::text FROM prev) AS prev_until_ms`,
-      [holder, leaseMs, MAX_WORKER_ID],
+       RETURNING worker_id,
+         (SELECT greatest((extract(epoch FROM p.lease_until) * 1000)::bigint, coalesce(p.issued_until_ms, -1))::text FROM prev p) AS prev_until_ms`,
+      [holder, leaseMs, MAX_WORKER_ID, startedLocal + leaseMs - margin],
     );
     const row = r.rows[0];
     if (!row) continue;
-    return startLease(pool, row.worker_id, holder, Number(row.prev_until_ms ?? -1), startedLocal, leaseMs, opts.log);
+    const notBefore = Number(row.prev_until_ms ?? -1);
+    // A previous holder whose clock ran ahead of ours may have stamped ids up to notBefore: wait
+    // until our clock passes it rather than risk reusing a millisecond.
+    const wait = notBefore - Date.now() + 1;
+    if (wait > 60_000) throw new Error(`worker id ${row.worker_id} was used up to ${new Date(notBefore).toISOString()} by a clock ${wait} ms ahead of ours; fix the clocks`);
+    if (wait > 0) await new Promise((res) => setTimeout(res, wait));
+    return startLease(pool, row.worker_id, holder, notBefore, startedLocal, leaseMs, opts.log);
   }
   throw new Error('no free worker id: 1024 generators hold leases');
+}
+
+/** Our deadline is this much earlier than the lease end the database records. */
+function marginFor(leaseMs: number): number {
+  return Math.min(2000, Math.floor(leaseMs / 5));
 }
 
 function startLease(pool: pg.Pool, workerId: number, holder: string, prevEnd: number, startedLocal: number, leaseMs: number, log?: Logger): WorkerLease {
   // Measured from before the request was sent, minus a margin, so our local deadline is never
   // later than the lease end the database recorded.
-  const margin = Math.min(2000, Math.floor(leaseMs / 5));
+  const margin = marginFor(leaseMs);
   let validUntil = startedLocal + leaseMs - margin;
   let released = false;
   // Renewals in flight (more than one if the database is slow). release() waits for them, so a
@@ -76,13 +89,17 @@ function startLease(pool: pg.Pool, workerId: number, holder: string, prevEnd: nu
     if (released) return;
     const sent = Date.now();
     try {
+      // The new bound is recorded before we start using it, so the row always covers every
+      // millisecond this holder may stamp.
+      const bound = sent + leaseMs - margin;
       const r = await pool.query(
-        `UPDATE worker_leases SET lease_until = clock_timestamp() + make_interval(secs => $3::double precision / 1000), heartbeat_at = clock_timestamp()
+        `UPDATE worker_leases SET lease_until = clock_timestamp() + make_interval(secs => $3::double precision / 1000), heartbeat_at = clock_timestamp(),
+           issued_until_ms = greatest(issued_until_ms, $4)
          WHERE worker_id = $1 AND holder = $2`,
-        [workerId, holder, leaseMs],
+        [workerId, holder, leaseMs, bound],
       );
       if (released) return;
-      if (r.rowCount === 1) validUntil = sent + leaseMs - margin;
+      if (r.rowCount === 1) validUntil = bound;
       else {
         validUntil = 0;
         log?.error({ workerId }, 'worker id lease was taken over; id generation stops');
@@ -109,8 +126,11 @@ function startLease(pool: pg.Pool, workerId: number, holder: string, prevEnd: nu
       clearInterval(timer);
       validUntil = 0;
       await Promise.all(renewing);
-      // Releasing keeps lease_until as the high-water mark for the next holder, only shortened to now.
-      await pool.query(`UPDATE worker_leases SET lease_until = clock_timestamp() WHERE worker_id = $1 AND holder = $2`, [workerId, holder]).catch(() => undefined);
+      // We have stopped issuing ids (validUntil = 0), so the high-water marks shrink to now: the
+      // database's clock for lease_until, ours for issued_until_ms.
+      await pool
+        .query(`UPDATE worker_leases SET lease_until = clock_timestamp(), issued_until_ms = least(issued_until_ms, $3) WHERE worker_id = $1 AND holder = $2`, [workerId, holder, Date.now() + 1])
+        .catch(() => undefined);
     },
   };
 }

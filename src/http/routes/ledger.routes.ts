@@ -2,7 +2,7 @@
 import { Type } from 'typebox';
 import { DomainError, unwrap } from '../../kernel/errors.js';
 import type { App, AppDeps } from '../app.js';
-import { ErrorSchema, IdString, Limit, decodeCursor, listOf, optId, page, parseId, parseTime, Amount } from '../dto.js';
+import { ErrorSchema, IdString, Limit, amt, decodeCursor, listOf, optId, page, parseId, parseTime, Amount } from '../dto.js';
 import {
   AccountSchema, AccountStatusSchema, CreateAccountBody, OutcomeSchema, StatementEntrySchema, TransferBody, TransferSchema,
   accountDto, outcomeDto, statementDto, toTransferRequest, transferDto, type TransferBodyT,
@@ -134,7 +134,7 @@ export function registerLedgerRoutes(app: App, deps: AppDeps): void {
   }, async (req) => {
     const at = parseTime(req.query.at, 'at')!;
     const r = unwrap(await ledger.balanceAt(parseId(req.params.id), at));
-    return { account_id: req.params.id, at: at.toISOString(), balance: Number(r.balance), as_of_transfer_id: r.asOfTransferId?.toString() ?? null };
+    return { account_id: req.params.id, at: at.toISOString(), balance: amt(r.balance), as_of_transfer_id: r.asOfTransferId?.toString() ?? null };
   });
 
   app.post('/v1/transfers', {

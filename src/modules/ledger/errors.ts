@@ -48,7 +48,9 @@ export const TRANSFER_CHECK_ORDER = [
   'reversed_transfer_not_found',
   'reversal_accounts_mismatch',
   'exceeds_reversible_amount',
-  // 6. Balance limits.
+  // 6. Balance limits (the totals' range first, then the account's own limit).
+  'overflows_debits',
+  'overflows_credits',
   'insufficient_funds',
   'exceeds_credit_limit',
   'exceeds_debits',

@@ -223,6 +223,44 @@ describe('transfers', () => {
     expect(r.ok ? 'ok' : r.code).toBe('account_not_empty');
   });
 
+  it('answers a full-post retry of a partial post with exists_with_different_amount', async () => {
+    const card = await f.account({ debitsMustNotExceedCredits: true });
+    const bank = await f.account({ type: 'asset' });
+    const shop = await f.account({});
+    await fund(bank, card, 100n);
+    const hold = await f.ledger.transfer({ idempotencyKey: key(), kind: 'pending', debitAccountId: card, creditAccountId: shop, amount: 100n, currency: 'CNY' });
+    if (!hold.ok) throw new Error(hold.code);
+    const partial = await f.ledger.transfer({ idempotencyKey: 'post-partial', kind: 'post_pending', pendingId: hold.value.transfer.id, amount: 30n });
+    expect(partial.ok).toBe(true);
+    const full = await f.ledger.transfer({ idempotencyKey: 'post-partial', kind: 'post_pending', pendingId: hold.value.transfer.id });
+    expect(full.ok ? 'ok' : full.code).toBe('exists_with_different_amount');
+    const same = await f.ledger.transfer({ idempotencyKey: 'post-partial', kind: 'post_pending', pendingId: hold.value.transfer.id, amount: 30n });
+    expect(same.ok && same.value.existed).toBe(true);
+  });
+
+  it('refuses totals beyond 2^53 - 1 so every balance stays exact in JSON', async () => {
+    const bank = await f.account({ type: 'asset' });
+    const big = await f.account({});
+    const max = 9007199254740991n;
+    expect((await f.ledger.transfer({ idempotencyKey: key(), debitAccountId: bank, creditAccountId: big, amount: max, currency: 'CNY' })).ok).toBe(true);
+    const over = await f.ledger.transfer({ idempotencyKey: key(), debitAccountId: bank, creditAccountId: big, amount: 1n, currency: 'CNY' });
+    expect(over.ok ? 'ok' : over.code).toBe('overflows_debits');
+    const other = await f.account({ type: 'asset' });
+    const over2 = await f.ledger.transfer({ idempotencyKey: key(), debitAccountId: other, creditAccountId: big, amount: 1n, currency: 'CNY' });
+    expect(over2.ok ? 'ok' : over2.code).toBe('overflows_credits');
+  });
+
+  it('refuses text PostgreSQL cannot store before it reaches a batch', async () => {
+    const bank = await f.account({ type: 'asset' });
+    const w = await f.account({});
+    const r = await f.ledger.createTransfers([
+      { idempotencyKey: key(), debitAccountId: bank, creditAccountId: w, amount: 1n, currency: 'CNY', description: 'a\u0000b' },
+      { idempotencyKey: key(), debitAccountId: bank, creditAccountId: w, amount: 1n, currency: 'CNY', metadata: { note: '\ud800' } },
+      { idempotencyKey: key(), debitAccountId: bank, creditAccountId: w, amount: 1n, currency: 'CNY' },
+    ]);
+    expect(r.ok && r.value.map((o) => (o.ok ? 'ok' : o.code))).toEqual(['invalid_transfer', 'invalid_transfer', 'ok']);
+  });
+
   it('keeps every invariant after all of the above', async () => {
     const v = await f.ledger.verify();
     expect(v.violations).toEqual([]);

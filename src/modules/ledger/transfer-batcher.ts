@@ -4,7 +4,7 @@
  * transfer does not fail its batch neighbours. Several batches may be in flight at once; they
  * serialise in the database only where they share accounts.
  */
-import { isRetryableTxError, type Pool } from '../../kernel/db.js';
+import { isConnectionError, isRetryableTxError, type Pool } from '../../kernel/db.js';
 import type { Logger } from '../../kernel/logger.js';
 import type { TransferOutcome } from './domain/apply.js';
 import type { TransferInput } from './domain/types.js';
@@ -101,26 +101,28 @@ export class TransferBatcher {
    */
   private async applyDurably(inputs: readonly TransferInput[], lookupKeys: boolean): Promise<TransferOutcome[]> {
     const c = await this.pool.connect();
+    let broken: Error | undefined;
     try {
       await c.query('BEGIN; SET LOCAL synchronous_commit TO off');
-      let out: TransferOutcome[];
-      try {
-        out = await applyTransferBatch(c, inputs, this.deps, lookupKeys);
-      } catch (e) {
-        await c.query('ROLLBACK').catch(() => undefined);
-        throw e;
-      }
-      // One round trip: commit (locks released), then wait for the WAL flush. If the COMMIT
-      // fails, PostgreSQL stops there and the error surfaces; the outcome is then unknown to the
-      // callers, who retry with the same idempotency keys.
+      const out = await applyTransferBatch(c, inputs, this.deps, lookupKeys);
+      // One round trip: commit (locks released), then wait for the WAL flush. If any statement
+      // fails, PostgreSQL skips the rest and the error surfaces; the callers' outcome is then
+      // unknown and they retry with the same idempotency keys.
       await c.query(
         `COMMIT; BEGIN; SET LOCAL synchronous_commit TO on;
          INSERT INTO ledger_wal_flush (backend_pid, n) VALUES (pg_backend_pid(), 1)
          ON CONFLICT (backend_pid) DO UPDATE SET n = ledger_wal_flush.n + 1; COMMIT`,
       );
       return out;
+    } catch (e) {
+      // Leave no transaction open on a pooled connection; if even ROLLBACK fails, the
+      // connection is discarded rather than handed to the next caller in an unknown state.
+      await c.query('ROLLBACK').catch((re: unknown) => {
+        broken = re instanceof Error ? re : new Error(String(re));
+      });
+      throw e;
     } finally {
-      c.release();
+      c.release(broken);
     }
   }
 
@@ -148,6 +150,14 @@ export class TransferBatcher {
           this.stats.retries++;
           this.log?.debug({ attempt, err: (e as Error).message }, 'ledger batch retried');
           continue;
+        }
+        if (batch.length > 1 && !isConnectionError(e)) {
+          // One request's data may have broken the whole statement (something PostgreSQL refuses
+          // that validation did not catch). Nothing was committed, so run each request on its own:
+          // only the culprit fails, its neighbours go through.
+          this.log?.warn({ err: (e as Error).message, requests: batch.length }, 'ledger batch failed; retrying its requests one by one');
+          for (const p of batch) await this.run([p]);
+          return;
         }
         this.log?.error({ err: (e as Error).message, transfers: inputs.length }, 'ledger batch failed');
         for (const p of batch) p.reject(e);

@@ -3,6 +3,7 @@
  * and pending-transfer state, in order, with linked chains all-or-nothing. No I/O, no clock reads:
  * the store loads the state (under row locks), calls this, and writes back what it returns.
  */
+import { MAX_AMOUNT_MINOR } from '../../../kernel/money.js';
 import type { TransferErrorCode } from '../errors.js';
 import { postedBalance, type AccountBalanceState, type Transfer, type TransferInput } from './types.js';
 
@@ -131,7 +132,9 @@ function compareWithExisting(inp: TransferInput, t: Transfer, ctx: ApplyContext)
   if (inp.kind !== t.kind) return differs('kind');
   if (inp.debitAccountId !== undefined && inp.debitAccountId !== t.debitAccountId) return differs('debit_account_id');
   if (inp.creditAccountId !== undefined && inp.creditAccountId !== t.creditAccountId) return differs('credit_account_id');
-  if (inp.amount !== undefined && inp.amount !== t.amount) return differs('amount');
+  // A post without an amount means "the whole hold", so a retry without one must match a full post.
+  const amount = inp.amount ?? (inp.kind === 'post_pending' && t.pendingId !== null ? ctx.referenced.get(t.pendingId)?.amount : undefined);
+  if (amount !== undefined && amount !== t.amount) return differs('amount');
   if (inp.currency !== undefined && inp.currency !== t.currency) return differs('currency');
   if ((inp.pendingId ?? null) !== t.pendingId) return differs('pending_id');
   if (inp.code !== t.code) return differs('code');
@@ -141,7 +144,6 @@ function compareWithExisting(inp: TransferInput, t: Transfer, ctx: ApplyContext)
     if ((expected ?? null) !== (t.timeoutAt?.getTime() ?? null)) return differs('timeout');
   }
   if ((inp.reversesId ?? null) !== t.reversesId) return differs('reverses_id');
-  void ctx;
   return undefined;
 }
 
@@ -158,7 +160,15 @@ function checkAccounts(debit: AccountBalanceState | undefined, credit: AccountBa
   return undefined;
 }
 
+/**
+ * Every balance figure must stay within the range a JSON number carries exactly (2^53 - 1 minor
+ * units), so that no answer about an account can ever be wrong or fail after the money moved.
+ */
+const MAX_TOTAL = MAX_AMOUNT_MINOR;
+
 function checkLimits(debit: AccountBalanceState, credit: AccountBalanceState, amount: bigint): Check | undefined {
+  if (debit.debitsPosted + debit.debitsPending + amount > MAX_TOTAL) return reject('overflows_debits', 'the debit account has reached the largest total the ledger keeps; roll it over to a new account');
+  if (credit.creditsPosted + credit.creditsPending + amount > MAX_TOTAL) return reject('overflows_credits', 'the credit account has reached the largest total the ledger keeps; roll it over to a new account');
   if (debit.debitsMustNotExceedCredits && debit.debitsPending + debit.debitsPosted + amount > debit.creditsPosted + debit.creditLimit) {
     return debit.creditLimit > 0n
       ? reject('exceeds_credit_limit', 'the debit would exceed the account balance plus its credit limit')

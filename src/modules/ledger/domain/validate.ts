@@ -3,6 +3,7 @@
  * database. A request that fails here never reaches the batcher and writes nothing.
  */
 import { checkCurrency, MAX_AMOUNT_MINOR } from '../../../kernel/money.js';
+import { isStorableDeep, isStorableText } from '../../../kernel/text.js';
 import type { TransferErrorCode } from '../errors.js';
 import type { TransferInput } from './types.js';
 
@@ -48,6 +49,9 @@ export function validateTransfer(r: TransferRequest): InputCheck {
   const metadata = r.metadata ?? {};
   if (typeof metadata !== 'object' || Array.isArray(metadata) || JSON.stringify(metadata).length > 4096) {
     return bad('invalid_transfer', 'metadata must be a JSON object of at most 4 KiB');
+  }
+  if (!isStorableText(description) || !isStorableDeep(metadata)) {
+    return bad('invalid_transfer', 'description and metadata must not contain NUL characters or unpaired surrogates');
   }
   if (r.amount !== undefined) {
     if (r.amount <= 0n) return bad('amount_must_be_positive', 'amount must be greater than zero');
