@@ -36,7 +36,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  for (const s of servers) if (s.proc.exitCode === null) await s.kill9();
+  for (const s of servers) if (s.proc.exitCode === null && s.proc.signalCode === null) await s.kill9();
   await db?.drop();
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
@@ -141,6 +141,26 @@ describe('crash', () => {
       const acct = await call(restarted.url, 'GET', `/v1/accounts/${w}`);
       expect(acct.body.balances.posted).toBe(expected);
     }
+    expect(runCli(['ledger', 'verify', '--database-url', db.url], { PAYCORE_DATA_DIR: dataDir }).code).toBe(0);
+  });
+});
+
+describe('ledger verify', () => {
+  it('exits non-zero and names the broken invariant when a balance was changed behind the ledger', async () => {
+    const url = servers.find((x) => x.proc.exitCode === null && x.proc.signalCode === null)!.url;
+    const bank = await account(url, { type: 'asset', subject_code: '101101' });
+    const wallet = await account(url, { type: 'liability', subject_code: '225103' });
+    expect((await call(url, 'POST', '/v1/transfers', { idempotency_key: 'verify-fund', debit_account_id: bank, credit_account_id: wallet, amount: 50, currency: 'CNY' })).status).toBe(201);
+    const id = BigInt(wallet);
+    // Tamper with one balance directly in SQL, as a buggy script or a bad manual fix would.
+    await db.pool.query('UPDATE accounts SET credits_posted = credits_posted + 1 WHERE id = $1', [id]);
+    const v = runCli(['ledger', 'verify', '--database-url', db.url], { PAYCORE_DATA_DIR: dataDir });
+    expect(v.out).toContain('FAIL');
+    expect(v.code, v.out).toBe(1);
+    expect(v.out).toContain('FAIL debits_equal_credits_per_currency');
+    expect(v.out).toContain('FAIL balances_equal_sum_of_postings');
+    expect(v.out).toContain(id.toString());
+    await db.pool.query('UPDATE accounts SET credits_posted = credits_posted - 1 WHERE id = $1', [id]);
     expect(runCli(['ledger', 'verify', '--database-url', db.url], { PAYCORE_DATA_DIR: dataDir }).code).toBe(0);
   });
 });

