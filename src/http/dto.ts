@@ -88,3 +88,17 @@ export function toWire(v: unknown): unknown {
   }
   return v;
 }
+
+/** The time-range / cursor part of a statement query, parsed once for every statement route. */
+export function statementRange(q: { from?: string; to?: string; code?: string; limit?: number; cursor?: string }): {
+  limit: number;
+  from?: Date;
+  to?: Date;
+  code?: string;
+  afterSeq?: bigint;
+} {
+  const from = parseTime(q.from, 'from');
+  const to = parseTime(q.to, 'to');
+  const after = decodeCursor(q.cursor);
+  return { limit: q.limit ?? 50, ...(from ? { from } : {}), ...(to ? { to } : {}), ...(q.code ? { code: q.code } : {}), ...(after !== undefined ? { afterSeq: after } : {}) };
+}

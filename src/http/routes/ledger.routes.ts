@@ -2,7 +2,7 @@
 import { Type } from 'typebox';
 import { DomainError, unwrap } from '../../kernel/errors.js';
 import type { App, AppDeps } from '../app.js';
-import { ErrorSchema, IdString, Limit, amt, decodeCursor, listOf, optId, page, parseId, parseTime, Amount } from '../dto.js';
+import { ErrorSchema, IdString, Limit, amt, decodeCursor, listOf, optId, page, parseId, parseTime, statementRange, Amount } from '../dto.js';
 import {
   AccountSchema, AccountStatusSchema, CreateAccountBody, OutcomeSchema, StatementEntrySchema, TransferBody, TransferSchema,
   accountDto, outcomeDto, statementDto, toTransferRequest, transferDto, type TransferBodyT,
@@ -111,16 +111,9 @@ export function registerLedgerRoutes(app: App, deps: AppDeps): void {
       response: { 200: listOf(StatementEntrySchema), ...errors },
     },
   }, async (req) => {
-    const q = req.query;
-    const limit = q.limit ?? 50;
-    const from = parseTime(q.from, 'from');
-    const to = parseTime(q.to, 'to');
-    const after = decodeCursor(q.cursor);
-    const entries = unwrap(await ledger.statement({
-      accountId: parseId(req.params.id), limit,
-      ...(from ? { from } : {}), ...(to ? { to } : {}), ...(q.code ? { code: q.code } : {}), ...(after !== undefined ? { afterSeq: after } : {}),
-    }));
-    const p = page(entries, limit, (e) => e.transfer.seq ?? 0n);
+    const range = statementRange(req.query);
+    const entries = unwrap(await ledger.statement({ accountId: parseId(req.params.id), ...range }));
+    const p = page(entries, range.limit, (e) => e.transfer.seq ?? 0n);
     return { data: p.data.map(statementDto), next_cursor: p.next_cursor };
   });
 

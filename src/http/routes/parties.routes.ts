@@ -12,7 +12,7 @@ import {
 import type { App, AppDeps } from '../app.js';
 import type { OperatorTokenLookup } from '../auth.js';
 import { registerStatuses } from '../errors.js';
-import { decodeCursor, ErrorSchema, IdString, Limit, listOf, page, parseId, parseTime } from '../dto.js';
+import { decodeCursor, ErrorSchema, IdString, Limit, listOf, page, parseId, statementRange } from '../dto.js';
 import { finishIdempotent } from '../idempotency.js';
 import * as s from './parties.schemas.js';
 
@@ -331,16 +331,9 @@ function registerMerchantApiRoutes(app: App, parties: Parties): void {
       response: { 200: listOf(s.MerchantStatementEntrySchema), ...errors },
     },
   }, async (req) => {
-    const q = req.query;
-    const limit = q.limit ?? 50;
-    const from = parseTime(q.from, 'from');
-    const to = parseTime(q.to, 'to');
-    const after = decodeCursor(q.cursor);
-    const entries = unwrap(await parties.merchantStatement({
-      merchantId: merchantIdOf(req), accountId: parseId(req.params.id), limit,
-      ...(from ? { from } : {}), ...(to ? { to } : {}), ...(after !== undefined ? { afterSeq: after } : {}),
-    }));
-    const p = page(entries, limit, (e) => e.transfer.seq ?? 0n);
+    const range = statementRange(req.query);
+    const entries = unwrap(await parties.merchantStatement({ merchantId: merchantIdOf(req), accountId: parseId(req.params.id), ...range }));
+    const p = page(entries, range.limit, (e) => e.transfer.seq ?? 0n);
     return { data: p.data.map(s.merchantStatementDto), next_cursor: p.next_cursor };
   });
 
