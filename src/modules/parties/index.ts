@@ -173,6 +173,11 @@ export class Parties {
     return merchants.merchantAccounts(this.ctx, merchantId, page);
   }
 
+  /** The merchant and the ledger account its money is credited to (for cards, payments, settlement). */
+  merchantPayee(inp: { merchantId: bigint }): Promise<PartiesResult<{ merchant: Merchant; settlementLedgerAccountId: bigint }>> {
+    return merchants.merchantPayee(this.ctx, inp.merchantId);
+  }
+
   /** A statement of one of the merchant's own accounts; another merchant's account is not found. */
   merchantStatement(inp: Omit<accounts.StatementInput, 'customerId'> & { merchantId: bigint }): Promise<PartiesResult<StatementEntry[]>> {
     return merchants.merchantStatement(this.ctx, inp);

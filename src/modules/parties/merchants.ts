@@ -126,3 +126,15 @@ export async function merchantStatement(ctx: Ctx, inp: Omit<accounts.StatementIn
   const { merchantId: _, ...rest } = inp;
   return accounts.statement(ctx, { ...rest, customerId: m.customerId });
 }
+
+/**
+ * What other modules need to pay a merchant: its status and the ledger account of its settlement
+ * account (应付商户款). Money owed to the merchant is credited there.
+ */
+export async function merchantPayee(ctx: Ctx, merchantId: bigint): Promise<PartiesResult<{ merchant: Merchant; settlementLedgerAccountId: bigint }>> {
+  const m = await store.getMerchant(ctx.pool, merchantId);
+  if (!m) return fail('merchant_not_found', `merchant ${merchantId} does not exist`);
+  const a = await accounts.getAccount(ctx, { customerId: m.customerId, accountId: m.settlementAccountId });
+  if (!a.ok) return a;
+  return ok({ merchant: m, settlementLedgerAccountId: a.value.account.ledgerAccountId });
+}

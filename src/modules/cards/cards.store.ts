@@ -1,0 +1,299 @@
+/** SQL of the cards module: products, cards, their events and transactions. */
+import { SqlFilter, type Queryable } from '../../kernel/db.js';
+import type { BonusRule, Card, CardProduct, CardStatus, CardTransaction, CardTxKind } from './types.js';
+
+type Row = Record<string, unknown>;
+
+// ---- policies ---------------------------------------------------------------------------------
+
+export async function ensurePolicy(db: Queryable, version: string, effectiveFrom: Date, document: unknown, now: Date): Promise<void> {
+  await db.query(
+    `INSERT INTO card_policies (version, effective_from, document, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (version) DO NOTHING`,
+    [version, effectiveFrom, JSON.stringify(document, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)), now],
+  );
+}
+
+// ---- products ---------------------------------------------------------------------------------
+
+const PRODUCT_COLS = `id, code, name, issuer_kind, issuer_merchant_id, purpose, named, currency, bin_prefix, number_length, validity_months,
+  rechargeable, issuance_fee, replacement_fee, bonus_rules, bonus_spend_order, policy_version, policy_overrides, status, created_at`;
+
+function rowToProduct(r: Row): CardProduct {
+  const rules = (r['bonus_rules'] as { min_recharge: string; bonus: string }[]).map((x): BonusRule => ({ minRechargeMinor: BigInt(x.min_recharge), bonusMinor: BigInt(x.bonus) }));
+  return {
+    id: r['id'] as bigint,
+    code: r['code'] as string,
+    name: r['name'] as string,
+    issuerKind: r['issuer_kind'] as CardProduct['issuerKind'],
+    issuerMerchantId: (r['issuer_merchant_id'] as bigint | null) ?? null,
+    purpose: r['purpose'] as CardProduct['purpose'],
+    named: r['named'] as boolean,
+    currency: r['currency'] as string,
+    binPrefix: r['bin_prefix'] as string,
+    numberLength: r['number_length'] as number,
+    validityMonths: (r['validity_months'] as number | null) ?? null,
+    rechargeable: r['rechargeable'] as boolean,
+    issuanceFee: r['issuance_fee'] as bigint,
+    replacementFee: r['replacement_fee'] as bigint,
+    bonusRules: rules,
+    bonusSpendOrder: r['bonus_spend_order'] as CardProduct['bonusSpendOrder'],
+    policyVersion: r['policy_version'] as string,
+    policyOverrides: r['policy_overrides'] as Record<string, unknown>,
+    status: r['status'] as CardProduct['status'],
+    createdAt: r['created_at'] as Date,
+  };
+}
+
+export async function insertProduct(db: Queryable, p: CardProduct): Promise<{ product: CardProduct; inserted: boolean }> {
+  const r = await db.query(
+    `INSERT INTO card_products (id, code, name, issuer_kind, issuer_merchant_id, purpose, named, currency, bin_prefix, number_length,
+       validity_months, rechargeable, issuance_fee, replacement_fee, bonus_rules, bonus_spend_order, policy_version, policy_overrides, status, created_at)
+     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)
+     ON CONFLICT (code) DO NOTHING RETURNING ${PRODUCT_COLS}`,
+    [
+      p.id, p.code, p.name, p.issuerKind, p.issuerMerchantId, p.purpose, p.named, p.currency, p.binPrefix, p.numberLength,
+      p.validityMonths, p.rechargeable, p.issuanceFee, p.replacementFee,
+      JSON.stringify(p.bonusRules.map((b) => ({ min_recharge: b.minRechargeMinor.toString(), bonus: b.bonusMinor.toString() }))),
+      p.bonusSpendOrder, p.policyVersion, JSON.stringify(p.policyOverrides), p.status, p.createdAt,
+    ],
+  );
+  if (r.rows[0]) return { product: rowToProduct(r.rows[0] as Row), inserted: true };
+  const existing = await db.query(`SELECT ${PRODUCT_COLS} FROM card_products WHERE code = $1`, [p.code]);
+  return { product: rowToProduct(existing.rows[0] as Row), inserted: false };
+}
+
+export async function getProduct(db: Queryable, id: bigint): Promise<CardProduct | undefined> {
+  const r = await db.query(`SELECT ${PRODUCT_COLS} FROM card_products WHERE id = $1`, [id]);
+  return r.rows[0] ? rowToProduct(r.rows[0] as Row) : undefined;
+}
+
+export async function listProducts(db: Queryable, f: { afterId?: bigint; limit: number }): Promise<CardProduct[]> {
+  const q = new SqlFilter();
+  if (f.afterId !== undefined) q.add('id > ?', f.afterId);
+  const r = await db.query(`SELECT ${PRODUCT_COLS} FROM card_products ${q.where()} ORDER BY id LIMIT ${q.param(f.limit)}`, q.args);
+  return r.rows.map((x) => rowToProduct(x as Row));
+}
+
+export async function addAcceptance(db: Queryable, productId: bigint, merchantId: bigint, now: Date): Promise<void> {
+  await db.query('INSERT INTO card_product_merchants (product_id, merchant_id, added_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [productId, merchantId, now]);
+}
+
+export async function removeAcceptance(db: Queryable, productId: bigint, merchantId: bigint): Promise<void> {
+  await db.query('DELETE FROM card_product_merchants WHERE product_id = $1 AND merchant_id = $2', [productId, merchantId]);
+}
+
+export async function accepts(db: Queryable, productId: bigint, merchantId: bigint): Promise<boolean> {
+  const r = await db.query('SELECT 1 FROM card_product_merchants WHERE product_id = $1 AND merchant_id = $2', [productId, merchantId]);
+  return (r.rowCount ?? 0) > 0;
+}
+
+export async function listAcceptance(db: Queryable, productId: bigint): Promise<bigint[]> {
+  const r = await db.query('SELECT merchant_id FROM card_product_merchants WHERE product_id = $1 ORDER BY merchant_id', [productId]);
+  return r.rows.map((x: Row) => x['merchant_id'] as bigint);
+}
+
+/** Reserves `count` serials of a product; serials are never reused, even if the batch fails later. */
+export async function reserveSerials(db: Queryable, productId: bigint, count: number): Promise<bigint> {
+  const r = await db.query('UPDATE card_products SET next_serial = next_serial + $2 WHERE id = $1 RETURNING next_serial - $2 AS first', [productId, count]);
+  return (r.rows[0] as Row)['first'] as bigint;
+}
+
+// ---- cards ------------------------------------------------------------------------------------
+
+const CARD_COLS = `id, product_id, serial, last4, named, status, holder_customer_id, principal_account_id, bonus_account_id, purse_account_id,
+  pin_hash IS NOT NULL AS has_pin, pin_failed_attempts, pin_locked_until, batch_id, sale_id, sold_at, valid_until, loss_reported_at,
+  replaced_by, replaced_from, policy_version, created_at, updated_at`;
+
+function rowToCard(r: Row): Card {
+  return {
+    id: r['id'] as bigint,
+    productId: r['product_id'] as bigint,
+    serial: r['serial'] as bigint,
+    last4: r['last4'] as string,
+    named: r['named'] as boolean,
+    status: r['status'] as CardStatus,
+    holderCustomerId: (r['holder_customer_id'] as bigint | null) ?? null,
+    principalAccountId: r['principal_account_id'] as bigint,
+    bonusAccountId: r['bonus_account_id'] as bigint,
+    purseAccountId: r['purse_account_id'] as bigint,
+    hasPin: r['has_pin'] as boolean,
+    pinFailedAttempts: r['pin_failed_attempts'] as number,
+    pinLockedUntil: (r['pin_locked_until'] as Date | null) ?? null,
+    batchId: r['batch_id'] as bigint,
+    saleId: (r['sale_id'] as bigint | null) ?? null,
+    soldAt: (r['sold_at'] as Date | null) ?? null,
+    validUntil: (r['valid_until'] as Date | null) ?? null,
+    lossReportedAt: (r['loss_reported_at'] as Date | null) ?? null,
+    replacedBy: (r['replaced_by'] as bigint | null) ?? null,
+    replacedFrom: (r['replaced_from'] as bigint | null) ?? null,
+    policyVersion: r['policy_version'] as string,
+    createdAt: r['created_at'] as Date,
+    updatedAt: r['updated_at'] as Date,
+  };
+}
+
+export interface NewCard {
+  id: bigint;
+  productId: bigint;
+  serial: bigint;
+  numberSealed: string;
+  numberHash: string;
+  last4: string;
+  named: boolean;
+  principalAccountId: bigint;
+  bonusAccountId: bigint;
+  purseAccountId: bigint;
+  batchId: bigint;
+  policyVersion: string;
+  now: Date;
+}
+
+export async function insertCards(db: Queryable, cs: readonly NewCard[]): Promise<void> {
+  if (cs.length === 0) return;
+  const col = <T>(f: (c: NewCard) => T): T[] => cs.map(f);
+  await db.query(
+    `INSERT INTO cards (id, product_id, serial, number_sealed, number_hash, last4, named, status, principal_account_id, bonus_account_id,
+       purse_account_id, batch_id, policy_version, created_at, updated_at)
+     SELECT u.id, u.product_id, u.serial, u.sealed, u.hash, u.last4, u.named, 'in_stock', u.pa, u.ba, u.pu, u.batch, u.pv, $13, $13
+     FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::boolean[], $8::bigint[], $9::bigint[],
+       $10::bigint[], $11::bigint[], $12::text[]) AS u(id, product_id, serial, sealed, hash, last4, named, pa, ba, pu, batch, pv)`,
+    [
+      col((c) => c.id), col((c) => c.productId), col((c) => c.serial), col((c) => c.numberSealed), col((c) => c.numberHash), col((c) => c.last4),
+      col((c) => c.named), col((c) => c.principalAccountId), col((c) => c.bonusAccountId), col((c) => c.purseAccountId), col((c) => c.batchId),
+      col((c) => c.policyVersion), cs[0]!.now,
+    ],
+  );
+}
+
+export async function getCard(db: Queryable, id: bigint, forUpdate = false): Promise<Card | undefined> {
+  const r = await db.query(`SELECT ${CARD_COLS} FROM cards WHERE id = $1${forUpdate ? ' FOR UPDATE' : ''}`, [id]);
+  return r.rows[0] ? rowToCard(r.rows[0] as Row) : undefined;
+}
+
+export async function cardIdByHash(db: Queryable, hash: string): Promise<bigint | undefined> {
+  const r = await db.query('SELECT id FROM cards WHERE number_hash = $1', [hash]);
+  return (r.rows[0] as Row | undefined)?.['id'] as bigint | undefined;
+}
+
+export async function pinHashOf(db: Queryable, id: bigint): Promise<string | null> {
+  const r = await db.query('SELECT pin_hash FROM cards WHERE id = $1', [id]);
+  return ((r.rows[0] as Row | undefined)?.['pin_hash'] as string | null) ?? null;
+}
+
+export async function sealedNumbersOfBatch(db: Queryable, batchId: bigint): Promise<{ id: bigint; sealed: string }[]> {
+  const r = await db.query('SELECT id, number_sealed FROM cards WHERE batch_id = $1 ORDER BY serial', [batchId]);
+  return r.rows.map((x: Row) => ({ id: x['id'] as bigint, sealed: x['number_sealed'] as string }));
+}
+
+export async function listCards(db: Queryable, f: { productId?: bigint; status?: CardStatus; holderCustomerId?: bigint; batchId?: bigint; afterId?: bigint; limit: number }): Promise<Card[]> {
+  const q = new SqlFilter();
+  if (f.productId !== undefined) q.add('product_id = ?', f.productId);
+  if (f.status !== undefined) q.add('status = ?', f.status);
+  if (f.holderCustomerId !== undefined) q.add('holder_customer_id = ?', f.holderCustomerId);
+  if (f.batchId !== undefined) q.add('batch_id = ?', f.batchId);
+  if (f.afterId !== undefined) q.add('id > ?', f.afterId);
+  const r = await db.query(`SELECT ${CARD_COLS} FROM cards ${q.where()} ORDER BY id LIMIT ${q.param(f.limit)}`, q.args);
+  return r.rows.map((x) => rowToCard(x as Row));
+}
+
+/** Sets the given columns of a card (names are fixed by the callers in this module). */
+export async function updateCard(db: Queryable, id: bigint, fields: Record<string, unknown>, now: Date): Promise<void> {
+  const names = Object.keys(fields);
+  const sets = names.map((n, i) => `${n} = $${i + 3}`);
+  await db.query(`UPDATE cards SET ${[...sets, 'updated_at = $2'].join(', ')} WHERE id = $1`, [id, now, ...names.map((n) => fields[n])]);
+}
+
+export async function insertEvent(db: Queryable, e: { id: bigint; cardId: bigint; event: string; from: CardStatus; to: CardStatus; reason: string; actor: string; now: Date }): Promise<void> {
+  await db.query('INSERT INTO card_events (id, card_id, event, from_status, to_status, reason, actor, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)', [
+    e.id, e.cardId, e.event, e.from, e.to, e.reason, e.actor, e.now,
+  ]);
+}
+
+export async function listEvents(db: Queryable, cardId: bigint): Promise<{ event: string; from: string; to: string; reason: string; actor: string; createdAt: Date }[]> {
+  const r = await db.query('SELECT event, from_status, to_status, reason, actor, created_at FROM card_events WHERE card_id = $1 ORDER BY id', [cardId]);
+  return r.rows.map((x: Row) => ({ event: x['event'] as string, from: x['from_status'] as string, to: x['to_status'] as string, reason: x['reason'] as string, actor: x['actor'] as string, createdAt: x['created_at'] as Date }));
+}
+
+// ---- transactions -----------------------------------------------------------------------------
+
+const TX_COLS = `id, idempotency_key, card_id, kind, status, amount, principal_amount, bonus_amount, fee_amount, merchant_id, terminal_id,
+  related_id, refunded_amount, voided, payment_method, failure_code, business_date::text AS business_date, policy_version, metadata, created_at`;
+
+function rowToTx(r: Row): CardTransaction {
+  return {
+    id: r['id'] as bigint,
+    idempotencyKey: r['idempotency_key'] as string,
+    cardId: r['card_id'] as bigint,
+    kind: r['kind'] as CardTxKind,
+    status: r['status'] as CardTransaction['status'],
+    amount: r['amount'] as bigint,
+    principalAmount: r['principal_amount'] as bigint,
+    bonusAmount: r['bonus_amount'] as bigint,
+    feeAmount: r['fee_amount'] as bigint,
+    merchantId: (r['merchant_id'] as bigint | null) ?? null,
+    terminalId: (r['terminal_id'] as string | null) ?? null,
+    relatedId: (r['related_id'] as bigint | null) ?? null,
+    refundedAmount: r['refunded_amount'] as bigint,
+    voided: r['voided'] as boolean,
+    paymentMethod: (r['payment_method'] as string | null) ?? null,
+    failureCode: (r['failure_code'] as string | null) ?? null,
+    businessDate: r['business_date'] as string,
+    policyVersion: r['policy_version'] as string,
+    metadata: r['metadata'] as Record<string, unknown>,
+    createdAt: r['created_at'] as Date,
+  };
+}
+
+export type NewTx = Omit<CardTransaction, 'refundedAmount' | 'voided' | 'failureCode' | 'status'> & { requestHash: string };
+
+export async function insertTx(db: Queryable, t: NewTx): Promise<void> {
+  await db.query(
+    `INSERT INTO card_transactions (id, idempotency_key, request_hash, card_id, kind, status, amount, principal_amount, bonus_amount, fee_amount,
+       merchant_id, terminal_id, related_id, payment_method, business_date, policy_version, metadata, created_at)
+     VALUES ($1,$2,$3,$4,$5,'pending',$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)`,
+    [
+      t.id, t.idempotencyKey, t.requestHash, t.cardId, t.kind, t.amount, t.principalAmount, t.bonusAmount, t.feeAmount, t.merchantId, t.terminalId,
+      t.relatedId, t.paymentMethod, t.businessDate, t.policyVersion, JSON.stringify(t.metadata), t.createdAt,
+    ],
+  );
+}
+
+export async function txByKey(db: Queryable, key: string): Promise<{ tx: CardTransaction; requestHash: string } | undefined> {
+  const r = await db.query(`SELECT ${TX_COLS}, request_hash FROM card_transactions WHERE idempotency_key = $1`, [key]);
+  const row = r.rows[0] as Row | undefined;
+  return row ? { tx: rowToTx(row), requestHash: row['request_hash'] as string } : undefined;
+}
+
+export async function getTx(db: Queryable, id: bigint, forUpdate = false): Promise<CardTransaction | undefined> {
+  const r = await db.query(`SELECT ${TX_COLS} FROM card_transactions WHERE id = $1${forUpdate ? ' FOR UPDATE' : ''}`, [id]);
+  return r.rows[0] ? rowToTx(r.rows[0] as Row) : undefined;
+}
+
+export async function finishTx(db: Queryable, id: bigint, status: 'succeeded' | 'failed', failureCode: string | null): Promise<void> {
+  await db.query(`UPDATE card_transactions SET status = $2, failure_code = $3 WHERE id = $1 AND status = 'pending'`, [id, status, failureCode]);
+}
+
+export async function addRefunded(db: Queryable, id: bigint, delta: bigint): Promise<void> {
+  await db.query('UPDATE card_transactions SET refunded_amount = refunded_amount + $2 WHERE id = $1', [id, delta]);
+}
+
+export async function markVoided(db: Queryable, id: bigint): Promise<void> {
+  await db.query('UPDATE card_transactions SET voided = true WHERE id = $1', [id]);
+}
+
+export async function listTxs(db: Queryable, f: { cardId?: bigint; kind?: CardTxKind; merchantId?: bigint; from?: Date; to?: Date; afterId?: bigint; limit: number }): Promise<CardTransaction[]> {
+  const q = new SqlFilter();
+  if (f.cardId !== undefined) q.add('card_id = ?', f.cardId);
+  if (f.kind !== undefined) q.add('kind = ?', f.kind);
+  if (f.merchantId !== undefined) q.add('merchant_id = ?', f.merchantId);
+  if (f.from !== undefined) q.add('created_at >= ?', f.from);
+  if (f.to !== undefined) q.add('created_at < ?', f.to);
+  if (f.afterId !== undefined) q.add('id > ?', f.afterId);
+  const r = await db.query(`SELECT ${TX_COLS} FROM card_transactions ${q.where()} ORDER BY id LIMIT ${q.param(f.limit)}`, q.args);
+  return r.rows.map((x) => rowToTx(x as Row));
+}
+
+export async function pendingTxIds(db: Queryable, olderThan: Date, limit: number): Promise<bigint[]> {
+  const r = await db.query(`SELECT id FROM card_transactions WHERE status = 'pending' AND created_at < $1 ORDER BY id LIMIT $2`, [olderThan, limit]);
+  return r.rows.map((x: Row) => x['id'] as bigint);
+}

@@ -1,0 +1,84 @@
+/** Records of the cards module. Amounts are bigint minor units. */
+export type CardStatus = 'in_stock' | 'active' | 'frozen' | 'loss_reported' | 'lost' | 'replaced' | 'expired' | 'closed';
+export type PaymentMethod = 'cash' | 'bank_transfer' | 'debit_card' | 'credit_card' | 'channel';
+export const PAYMENT_METHODS: readonly PaymentMethod[] = ['cash', 'bank_transfer', 'debit_card', 'credit_card', 'channel'];
+
+export interface BonusRule {
+  /** A recharge of at least this much earns `bonusMinor`; the largest matching rule wins. */
+  minRechargeMinor: bigint;
+  bonusMinor: bigint;
+}
+
+export interface CardProduct {
+  id: bigint;
+  code: string;
+  name: string;
+  issuerKind: 'platform' | 'merchant';
+  issuerMerchantId: bigint | null;
+  purpose: 'single' | 'multi';
+  named: boolean;
+  currency: string;
+  binPrefix: string;
+  numberLength: number;
+  validityMonths: number | null;
+  rechargeable: boolean;
+  issuanceFee: bigint;
+  replacementFee: bigint;
+  bonusRules: BonusRule[];
+  bonusSpendOrder: 'principal_first' | 'bonus_first';
+  policyVersion: string;
+  policyOverrides: Record<string, unknown>;
+  status: 'active' | 'suspended';
+  createdAt: Date;
+}
+
+export interface Card {
+  id: bigint;
+  productId: bigint;
+  serial: bigint;
+  last4: string;
+  named: boolean;
+  status: CardStatus;
+  holderCustomerId: bigint | null;
+  principalAccountId: bigint;
+  bonusAccountId: bigint;
+  purseAccountId: bigint;
+  hasPin: boolean;
+  pinFailedAttempts: number;
+  pinLockedUntil: Date | null;
+  batchId: bigint;
+  saleId: bigint | null;
+  soldAt: Date | null;
+  validUntil: Date | null;
+  lossReportedAt: Date | null;
+  replacedBy: bigint | null;
+  replacedFrom: bigint | null;
+  policyVersion: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export type CardTxKind = 'load' | 'recharge' | 'consume' | 'void' | 'refund' | 'replacement' | 'redeem' | 'purse_load' | 'offline_debit' | 'breakage';
+
+export interface CardTransaction {
+  id: bigint;
+  idempotencyKey: string;
+  cardId: bigint;
+  kind: CardTxKind;
+  status: 'pending' | 'succeeded' | 'failed';
+  amount: bigint;
+  principalAmount: bigint;
+  bonusAmount: bigint;
+  feeAmount: bigint;
+  merchantId: bigint | null;
+  terminalId: string | null;
+  relatedId: bigint | null;
+  refundedAmount: bigint;
+  voided: boolean;
+  paymentMethod: string | null;
+  failureCode: string | null;
+  businessDate: string;
+  policyVersion: string;
+  metadata: Record<string, unknown>;
+  createdAt: Date;
+}
