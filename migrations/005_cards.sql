@@ -62,6 +62,8 @@ CREATE TABLE cards (
   last4               text NOT NULL,
   named               boolean NOT NULL,
   status              text NOT NULL CHECK (status IN ('in_stock', 'active', 'frozen', 'loss_reported', 'lost', 'replaced', 'expired', 'closed')),
+  -- The state to return to when a loss report is withdrawn or an expired card is reactivated.
+  prior_status        text CHECK (prior_status IN ('active', 'frozen')),
   holder_customer_id  bigint,
   principal_account_id bigint NOT NULL,
   bonus_account_id    bigint NOT NULL,

@@ -100,7 +100,7 @@ export async function reserveSerials(db: Queryable, productId: bigint, count: nu
 
 // ---- cards ------------------------------------------------------------------------------------
 
-const CARD_COLS = `id, product_id, serial, last4, named, status, holder_customer_id, principal_account_id, bonus_account_id, purse_account_id,
+const CARD_COLS = `id, product_id, serial, last4, named, status, prior_status, holder_customer_id, principal_account_id, bonus_account_id, purse_account_id,
   pin_hash IS NOT NULL AS has_pin, pin_failed_attempts, pin_locked_until, batch_id, sale_id, sold_at, valid_until, loss_reported_at,
   replaced_by, replaced_from, policy_version, created_at, updated_at`;
 
@@ -112,6 +112,7 @@ function rowToCard(r: Row): Card {
     last4: r['last4'] as string,
     named: r['named'] as boolean,
     status: r['status'] as CardStatus,
+    priorStatus: (r['prior_status'] as 'active' | 'frozen' | null) ?? null,
     holderCustomerId: (r['holder_customer_id'] as bigint | null) ?? null,
     principalAccountId: r['principal_account_id'] as bigint,
     bonusAccountId: r['bonus_account_id'] as bigint,
@@ -165,8 +166,13 @@ export async function insertCards(db: Queryable, cs: readonly NewCard[]): Promis
   );
 }
 
+/**
+ * With `forUpdate`, locks the card for the caller's transaction. FOR NO KEY UPDATE, not FOR
+ * UPDATE: the intent row of an operation is inserted on another connection while the lock is
+ * held, and its foreign key to the card takes a KEY SHARE lock, which FOR UPDATE would block.
+ */
 export async function getCard(db: Queryable, id: bigint, forUpdate = false): Promise<Card | undefined> {
-  const r = await db.query(`SELECT ${CARD_COLS} FROM cards WHERE id = $1${forUpdate ? ' FOR UPDATE' : ''}`, [id]);
+  const r = await db.query(`SELECT ${CARD_COLS} FROM cards WHERE id = $1${forUpdate ? ' FOR NO KEY UPDATE' : ''}`, [id]);
   return r.rows[0] ? rowToCard(r.rows[0] as Row) : undefined;
 }
 

@@ -1,7 +1,5 @@
 /** Records of the cards module. Amounts are bigint minor units. */
 export type CardStatus = 'in_stock' | 'active' | 'frozen' | 'loss_reported' | 'lost' | 'replaced' | 'expired' | 'closed';
-export type PaymentMethod = 'cash' | 'bank_transfer' | 'debit_card' | 'credit_card' | 'channel';
-export const PAYMENT_METHODS: readonly PaymentMethod[] = ['cash', 'bank_transfer', 'debit_card', 'credit_card', 'channel'];
 
 export interface BonusRule {
   /** A recharge of at least this much earns `bonusMinor`; the largest matching rule wins. */
@@ -39,6 +37,7 @@ export interface Card {
   last4: string;
   named: boolean;
   status: CardStatus;
+  priorStatus: 'active' | 'frozen' | null;
   holderCustomerId: bigint | null;
   principalAccountId: bigint;
   bonusAccountId: bigint;

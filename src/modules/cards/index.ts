@@ -1,0 +1,130 @@
+/**
+ * The cards module's public surface (预付卡): products, batch issue, sale and activation, recharge,
+ * consume, void, refund, PIN, freeze, loss report and replacement, balances and history.
+ * Money moves only through the ledger; see money.ts for the exactly-once protocol.
+ */
+import { fail, ok } from '../../kernel/errors.js';
+import type { Secret } from '../../kernel/secret.js';
+import * as store from './cards.store.js';
+import { makeCtx, type CardsDeps, type CardsResult, type Ctx } from './context.js';
+import type { CardEvent } from './domain/lifecycle.js';
+import type { PaymentMethod } from './domain/policy.js';
+import { resume } from './execute.js';
+import * as issuance from './issuance.js';
+import * as life from './lifecycle-ops.js';
+import * as ops from './operations.js';
+import * as products from './products.js';
+import type { Card, CardProduct, CardStatus, CardTransaction, CardTxKind } from './types.js';
+
+export type { Card, CardProduct, CardStatus, CardTransaction, CardTxKind, CardsDeps, CardsResult, PaymentMethod };
+export { DEFAULT_CARD_POLICY } from './domain/policy.js';
+export { maskedNumber } from './issuance.js';
+
+export class Cards {
+  private readonly ctx: Ctx;
+  private timers: NodeJS.Timeout[] = [];
+
+  constructor(deps: CardsDeps) {
+    this.ctx = makeCtx(deps);
+  }
+
+  private get allHooks() {
+    return life.replaceHooks(this.ctx, 'system');
+  }
+
+  createProduct(inp: products.CreateProductInput) {
+    return products.createProduct(this.ctx, inp);
+  }
+  getProduct(id: bigint) {
+    return products.getProduct(this.ctx, id);
+  }
+  listProducts(inp: { afterId?: bigint; limit: number }): Promise<CardProduct[]> {
+    return store.listProducts(this.ctx.pool, inp);
+  }
+  addAcceptingMerchant(inp: { productId: bigint; merchantId: bigint }) {
+    return products.addAcceptingMerchant(this.ctx, inp);
+  }
+  async acceptingMerchants(productId: bigint): Promise<bigint[]> {
+    return store.listAcceptance(this.ctx.pool, productId);
+  }
+
+  issueBatch(inp: { productId: bigint; count: number }) {
+    return issuance.issueBatch(this.ctx, inp);
+  }
+  batchNumbers(batchId: bigint) {
+    return issuance.batchNumbers(this.ctx, batchId);
+  }
+  findCardByNumber(number: string) {
+    return issuance.findCardByNumber(this.ctx, number);
+  }
+  getCard(id: bigint) {
+    return issuance.getCard(this.ctx, id);
+  }
+  listCards(inp: { productId?: bigint; status?: CardStatus; holderCustomerId?: bigint; batchId?: bigint; afterId?: bigint; limit: number }): Promise<Card[]> {
+    return store.listCards(this.ctx.pool, inp);
+  }
+  cardEvents(cardId: bigint) {
+    return store.listEvents(this.ctx.pool, cardId);
+  }
+
+  sell(inp: ops.SellInput & { actor?: string }) {
+    return ops.sell(this.ctx, inp);
+  }
+  recharge(inp: { cardId: bigint; idempotencyKey: string; amountMinor: bigint; paymentMethod: PaymentMethod }) {
+    return ops.recharge(this.ctx, inp);
+  }
+  consume(inp: ops.ConsumeInput) {
+    return ops.consume(this.ctx, inp);
+  }
+  voidConsume(inp: { cardId: bigint; idempotencyKey: string; transactionId: bigint }) {
+    return ops.voidConsume(this.ctx, inp);
+  }
+  refund(inp: { idempotencyKey: string; transactionId: bigint; amountMinor: bigint }) {
+    return ops.refund(this.ctx, inp);
+  }
+  balance(cardId: bigint) {
+    return ops.cardBalance(this.ctx, cardId);
+  }
+  async getTransaction(id: bigint): Promise<CardsResult<CardTransaction>> {
+    const t = await store.getTx(this.ctx.pool, id);
+    return t ? ok(t) : fail('transaction_not_found', `card transaction ${id} does not exist`);
+  }
+  listTransactions(inp: { cardId?: bigint; kind?: CardTxKind; merchantId?: bigint; from?: Date; to?: Date; afterId?: bigint; limit: number }): Promise<CardTransaction[]> {
+    return store.listTxs(this.ctx.pool, inp);
+  }
+
+  setPin(inp: { cardId: bigint; pin: Secret }) {
+    return life.setPin(this.ctx, inp);
+  }
+  changeState(inp: { cardId: bigint; event: CardEvent; reason: string; actor?: string }) {
+    return life.changeState(this.ctx, inp);
+  }
+  replace(inp: { cardId: bigint; idempotencyKey: string; paymentMethod: PaymentMethod; reason: string; actor?: string }) {
+    return life.replace(this.ctx, inp);
+  }
+
+  /** Finishes card operations a crash left pending (their intent is recorded; money moves once). */
+  async recoverPending(olderThanMs = 30_000): Promise<number> {
+    const ids = await store.pendingTxIds(this.ctx.pool, new Date(this.ctx.clock.nowMs() - olderThanMs), 200);
+    for (const id of ids) await resume(this.ctx, this.allHooks, id, 'CNY');
+    return ids.length;
+  }
+
+  lapseLossReports(): Promise<number> {
+    return life.lapseLossReports(this.ctx);
+  }
+
+  startWorkers(intervalMs = 15_000): void {
+    const run = (f: () => Promise<unknown>) => () => void f().catch((e: unknown) => this.ctx.log?.warn({ err: (e as Error).message }, 'card worker failed'));
+    const t1 = setInterval(run(() => this.recoverPending()), intervalMs);
+    const t2 = setInterval(run(() => this.lapseLossReports()), intervalMs * 4);
+    t1.unref();
+    t2.unref();
+    this.timers.push(t1, t2);
+  }
+
+  close(): void {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+  }
+}

@@ -1,0 +1,174 @@
+/**
+ * Card state changes outside money movements: PIN, freeze, loss report (预挂失 → 挂失) and
+ * replacement (补卡). Every change is audited in card_events, runs under the card's row lock, and
+ * mirrors onto the card's ledger accounts so the ledger itself refuses money the state forbids.
+ */
+import { withTx, type PoolClient } from '../../kernel/db.js';
+import { fail, ok } from '../../kernel/errors.js';
+import type { Secret } from '../../kernel/secret.js';
+import type { AccountStatus } from '../ledger/index.js';
+import { availableBalance } from '../ledger/index.js';
+import * as store from './cards.store.js';
+import { requestHash, serialPerCard, systemAccount, type CardsResult, type Ctx } from './context.js';
+import { isLossReportLapsed, recordsPriorState, transition, type CardEvent, type CardState, type ResumableState } from './domain/lifecycle.js';
+import { checkPinFormat, hashPin } from './domain/pin.js';
+import { checkLossReport, type PaymentMethod } from './domain/policy.js';
+import { execute } from './execute.js';
+import { issueBatch } from './issuance.js';
+import { hooks } from './operations.js';
+import { policyFor } from './products.js';
+import type { Card, CardTransaction } from './types.js';
+
+/** What the ledger should allow for a card state: spending needs active, holds keep refunds possible. */
+function ledgerStatusFor(s: CardState): AccountStatus {
+  switch (s) {
+    case 'in_stock':
+    case 'active':
+      return 'active';
+    case 'frozen':
+      return 'frozen';
+    case 'loss_reported':
+    case 'lost':
+    case 'expired':
+      return 'debit_frozen';
+    case 'replaced':
+    case 'closed':
+      return 'debit_frozen';
+  }
+}
+
+async function mirror(ctx: Ctx, card: Card, s: CardState, reason: string): Promise<void> {
+  for (const id of [card.principalAccountId, card.bonusAccountId]) {
+    const r = await ctx.ledger.setAccountStatus({ id, status: ledgerStatusFor(s), reason, actor: 'cards' });
+    if (!r.ok && r.code !== 'invalid_status_transition') throw new Error(`ledger status of card ${card.id}: ${r.message}`);
+  }
+}
+
+export async function applyEvent(ctx: Ctx, c: PoolClient, card: Card, event: CardEvent, inp: { reason: string; actor: string }): Promise<CardsResult<Card>> {
+  const next = transition(card.status as CardState, event, { named: card.named, ...(card.priorStatus ? { priorState: card.priorStatus as ResumableState } : {}) });
+  if (!next.ok) return next;
+  const now = ctx.clock.now();
+  const fields: Record<string, unknown> = { status: next.value };
+  if (recordsPriorState(next.value)) fields['prior_status'] = card.status === 'frozen' ? 'frozen' : 'active';
+  if (next.value === 'loss_reported') fields['loss_reported_at'] = now;
+  await store.updateCard(c, card.id, fields, now);
+  await store.insertEvent(c, { id: ctx.nextId(), cardId: card.id, event, from: card.status, to: next.value, reason: inp.reason, actor: inp.actor, now });
+  await mirror(ctx, card, next.value, `card ${event}: ${inp.reason}`);
+  return ok((await store.getCard(c, card.id))!);
+}
+
+export async function changeState(ctx: Ctx, inp: { cardId: bigint; event: CardEvent; reason: string; actor?: string }): Promise<CardsResult<Card>> {
+  return serialPerCard(ctx, inp.cardId, () => withTx(ctx.lockPool, async (c) => {
+    const card = await store.getCard(c, inp.cardId, true);
+    if (!card) return fail('card_not_found', `card ${inp.cardId} does not exist`);
+    if (inp.event === 'report_loss') {
+      const p = (await store.getProduct(c, card.productId))!;
+      const allowed = checkLossReport(policyFor(p), { named: card.named });
+      if (!allowed.ok) return allowed;
+    }
+    return applyEvent(ctx, c, card, inp.event, { reason: inp.reason, actor: inp.actor ?? '' });
+  }));
+}
+
+export async function setPin(ctx: Ctx, inp: { cardId: bigint; pin: Secret }): Promise<CardsResult<Card>> {
+  const f = checkPinFormat(inp.pin);
+  if (!f.ok) return f;
+  const hash = await hashPin(inp.pin);
+  return serialPerCard(ctx, inp.cardId, () => withTx(ctx.lockPool, async (c) => {
+    const card = await store.getCard(c, inp.cardId, true);
+    if (!card) return fail('card_not_found', `card ${inp.cardId} does not exist`);
+    await store.updateCard(c, card.id, { pin_hash: hash, pin_failed_attempts: 0, pin_locked_until: null }, ctx.clock.now());
+    return ok((await store.getCard(c, card.id))!);
+  }));
+}
+
+/** Loss reports not confirmed within the provisional window lapse back to the prior state. */
+export async function lapseLossReports(ctx: Ctx): Promise<number> {
+  const now = ctx.clock.now();
+  const r = await ctx.pool.query<{ id: bigint }>(`SELECT id FROM cards WHERE status = 'loss_reported' ORDER BY loss_reported_at LIMIT 500`);
+  let n = 0;
+  for (const { id } of r.rows) {
+    const done = await serialPerCard(ctx, id, () => withTx(ctx.lockPool, async (c) => {
+      const card = await store.getCard(c, id, true);
+      if (!card || card.status !== 'loss_reported' || !card.lossReportedAt) return false;
+      const p = (await store.getProduct(c, card.productId))!;
+      if (!isLossReportLapsed({ reportedAt: card.lossReportedAt, now, provisionalHours: policyFor(p).lossReport.provisionalHours })) return false;
+      return (await applyEvent(ctx, c, card, 'loss_report_lapsed', { reason: 'provisional loss report not confirmed in time', actor: 'system' })).ok;
+    }));
+    if (done) n++;
+  }
+  return n;
+}
+
+/**
+ * Replacement (补卡): a new card of the same product takes over the holder, validity, principal and
+ * bonus of the old one, which is terminated. The balance moves through the ledger exactly once
+ * (the move is an idempotent card transaction); the fee, if any, is paid by the given method.
+ */
+export async function replace(ctx: Ctx, inp: { cardId: bigint; idempotencyKey: string; paymentMethod: PaymentMethod; reason: string; actor?: string }): Promise<CardsResult<{ oldCard: Card; newCard: Card; transaction: CardTransaction }>> {
+  const old = await store.getCard(ctx.pool, inp.cardId);
+  if (!old) return fail('card_not_found', `card ${inp.cardId} does not exist`);
+  // The successor is made first (in stock, unusable); a retry reuses it through the transaction's facts.
+  const prior = await store.txByKey(ctx.pool, inp.idempotencyKey);
+  let newCardId: bigint;
+  if (prior?.tx.metadata['facts']) newCardId = BigInt((prior.tx.metadata['facts'] as Record<string, string>)['new_card']!);
+  else {
+    const issued = await issueBatch(ctx, { productId: old.productId, count: 1 });
+    if (!issued.ok) return issued;
+    newCardId = issued.value.cards[0]!.id;
+  }
+  const r = await execute(ctx, replaceHooks(ctx, inp.actor ?? ''), {
+    cardId: old.id, key: inp.idempotencyKey, hash: requestHash({ op: 'replace', card: inp.cardId, method: inp.paymentMethod }), currency: 'CNY',
+    plan: async (c, card) => {
+      const next = transition(card.status as CardState, 'replace', { named: card.named });
+      if (!next.ok) return next;
+      const p = (await store.getProduct(c, card.productId))!;
+      const fresh = (await store.getCard(c, newCardId))!;
+      const [pa, ba] = await Promise.all([ctx.ledger.getAccount(card.principalAccountId), ctx.ledger.getAccount(card.bonusAccountId)]);
+      if (!pa.ok || !ba.ok) throw new Error('card ledger accounts missing');
+      const principal = pa.value.creditsPosted - pa.value.debitsPosted - pa.value.debitsPending;
+      const bonus = availableBalance({ ...ba.value, status: 'active' });
+      const fund = await systemAccount(ctx, `funding:${inp.paymentMethod}`, 'CNY');
+      const fee = await systemAccount(ctx, 'fee_income', 'CNY');
+      if (!fund.ok || !fee.ok) throw new Error('system accounts unavailable');
+      return ok({
+        kind: 'replacement', amount: principal + bonus, principalAmount: principal, bonusAmount: bonus, feeAmount: p.replacementFee, paymentMethod: inp.paymentMethod, policyVersion: card.policyVersion,
+        legs: [
+          { leg: 'principal', debitAccountId: card.principalAccountId, creditAccountId: fresh.principalAccountId, amount: principal, code: 'card_replacement' },
+          { leg: 'bonus', debitAccountId: card.bonusAccountId, creditAccountId: fresh.bonusAccountId, amount: bonus, code: 'card_replacement' },
+          { leg: 'fee', debitAccountId: fund.value, creditAccountId: fee.value, amount: p.replacementFee, code: 'card_replacement_fee' },
+        ],
+        facts: { new_card: newCardId.toString(), reason: inp.reason, new_event: ctx.nextId().toString(), old_event: ctx.nextId().toString() },
+      });
+    },
+  });
+  if (!r.ok) return r;
+  return ok({ oldCard: (await store.getCard(ctx.pool, old.id))!, newCard: (await store.getCard(ctx.pool, newCardId))!, transaction: r.value });
+}
+
+export function replaceHooks(ctx: Ctx, actor: string) {
+  const setStatus = async (id: bigint, status: AccountStatus, reason: string): Promise<void> => {
+    const r = await ctx.ledger.setAccountStatus({ id, status, reason, actor: 'cards' });
+    if (!r.ok && r.code !== 'invalid_status_transition') throw new Error(`ledger account ${id} -> ${status}: ${r.message}`);
+  };
+  return {
+    ...hooks,
+    replacement: {
+      // The old card's accounts are debit-frozen by the loss report; lift that for the move only
+      // (the card lock keeps every other operation on this card out meanwhile).
+      prepare: async (_c: PoolClient, card: Card) => {
+        for (const id of [card.principalAccountId, card.bonusAccountId]) await setStatus(id, 'active', 'card replacement: moving the balance');
+      },
+      effects: async (c: PoolClient, card: Card, tx: CardTransaction) => {
+        const f = tx.metadata['facts'] as Record<string, string>;
+        const newId = BigInt(f['new_card']!);
+        const now = tx.createdAt;
+        await store.updateCard(c, newId, { status: 'active', holder_customer_id: card.holderCustomerId, sold_at: now, valid_until: card.validUntil, replaced_from: card.id, sale_id: tx.id }, now);
+        await store.insertEvent(c, { id: BigInt(f['new_event']!), cardId: newId, event: 'sell_activate', from: 'in_stock', to: 'active', reason: `replaces card ${card.id}`, actor, now });
+        await store.updateCard(c, card.id, { status: 'replaced', replaced_by: newId }, now);
+        await store.insertEvent(c, { id: BigInt(f['old_event']!), cardId: card.id, event: 'replace', from: card.status, to: 'replaced', reason: f['reason'] ?? '', actor, now });
+        for (const id of [card.principalAccountId, card.bonusAccountId]) await setStatus(id, 'closed', 'card replaced');
+      },
+    },
+  };
+}

@@ -1,0 +1,292 @@
+/** Online card transactions (联机): sale with initial load, recharge, consume, void (撤销) and refund. */
+import type { PoolClient } from '../../kernel/db.js';
+import { businessDate } from '../../kernel/clock.js';
+import { fail, ok } from '../../kernel/errors.js';
+import { allocateLargestRemainder, MAX_AMOUNT_MINOR } from '../../kernel/money.js';
+import type { Secret } from '../../kernel/secret.js';
+import { availableBalance, postedBalance } from '../ledger/index.js';
+import * as store from './cards.store.js';
+import { requestHash, systemAccount, type CardsResult, type Ctx } from './context.js';
+import { canCredit, canDebit, isTerminated, type CardState } from './domain/lifecycle.js';
+import { pinAttemptDecision, verifyPin } from './domain/pin.js';
+import { addCalendarMonths, checkBalanceLimit, checkPurchase, checkRecharge, checkValidity, type BuyerKind, type PaymentMethod } from './domain/policy.js';
+import { execute, type Intent, type KindHooks } from './execute.js';
+import { legTransferId, type Leg } from './money.js';
+import { policyFor } from './products.js';
+import type { Card, CardProduct, CardTransaction, CardTxKind } from './types.js';
+
+const amountOk = (a: bigint): boolean => a > 0n && a <= MAX_AMOUNT_MINOR;
+
+async function productOf(c: PoolClient, card: Card): Promise<CardProduct> {
+  return (await store.getProduct(c, card.productId))!;
+}
+
+/** Why a card cannot take money out, in the holder's terms. */
+function notUsable(card: Card, now: Date): CardsResult<never> | undefined {
+  if (isTerminated(card.status as CardState)) return fail('card_terminated', `the card is ${card.status}`);
+  if (card.validUntil && card.validUntil.getTime() <= now.getTime()) return fail('card_expired', 'the card has expired; it can be re-activated or replaced');
+  if (!canDebit(card.status as CardState)) return fail('card_not_active', `the card is ${card.status}`);
+  return undefined;
+}
+
+async function balances(ctx: Ctx, card: Card): Promise<{ principal: bigint; bonus: bigint; principalPosted: bigint }> {
+  const [p, b] = await Promise.all([ctx.ledger.getAccount(card.principalAccountId), ctx.ledger.getAccount(card.bonusAccountId)]);
+  if (!p.ok || !b.ok) throw new Error(`card ${card.id} ledger accounts are missing`);
+  return { principal: availableBalance(p.value), bonus: availableBalance(b.value), principalPosted: postedBalance(p.value) + p.value.creditsPending };
+}
+
+const leg = (name: string, debit: bigint, credit: bigint, amount: bigint, code: string, reversesId?: bigint): Leg => ({ leg: name, debitAccountId: debit, creditAccountId: credit, amount, code, ...(reversesId !== undefined ? { reversesId } : {}) });
+
+async function sys(ctx: Ctx, which: Parameters<typeof systemAccount>[1]): Promise<bigint> {
+  const r = await systemAccount(ctx, which, 'CNY');
+  if (!r.ok) throw new Error(`system account ${which}: ${r.message}`);
+  return r.value;
+}
+
+// ---- sale -------------------------------------------------------------------------------------
+
+export interface SellInput {
+  cardId: bigint;
+  idempotencyKey: string;
+  amountMinor: bigint;
+  paymentMethod: PaymentMethod;
+  buyerKind: BuyerKind;
+  buyerRealName: boolean;
+  holderCustomerId?: bigint;
+}
+
+export const hooks: Partial<Record<CardTxKind, KindHooks>> = {
+  load: {
+    // Activation of a sold card: its state and sale facts change only once the money moved.
+    effects: async (c, card, tx) => {
+      const f = (tx.metadata['facts'] ?? {}) as Record<string, string | null>;
+      await store.updateCard(c, card.id, {
+        status: 'active',
+        sold_at: tx.createdAt,
+        sale_id: tx.id,
+        holder_customer_id: f['holder'] ? BigInt(f['holder']) : null,
+        valid_until: f['valid_until'] ? new Date(f['valid_until']) : null,
+      }, tx.createdAt);
+      await store.insertEvent(c, { id: BigInt(f['event_id']!), cardId: card.id, event: 'sell_activate', from: 'in_stock', to: 'active', reason: 'sold', actor: f['actor'] ?? '', now: tx.createdAt });
+    },
+  },
+  void: {
+    unreserve: async (c, tx) => {
+      await c.query('UPDATE card_transactions SET voided = false WHERE id = $1', [tx.relatedId]);
+    },
+  },
+  refund: {
+    unreserve: async (c, tx) => {
+      await store.addRefunded(c, tx.relatedId!, -tx.amount);
+    },
+  },
+};
+
+export async function sell(ctx: Ctx, inp: SellInput & { actor?: string }): Promise<CardsResult<CardTransaction>> {
+  const hash = requestHash({ op: 'sell', ...inp, actor: undefined });
+  return execute(ctx, hooks, {
+    cardId: inp.cardId, key: inp.idempotencyKey, hash, currency: 'CNY',
+    plan: async (c, card) => {
+      if (card.status !== 'in_stock') return fail('card_not_in_stock', `the card is ${card.status}, not in stock`);
+      if (!amountOk(inp.amountMinor)) return fail('invalid_amount', 'the initial load must be a positive amount');
+      const p = await productOf(c, card);
+      if (p.status !== 'active') return fail('product_suspended', 'the product is suspended');
+      if (p.named && inp.holderCustomerId === undefined) return fail('holder_required', 'a named card needs its holder (a customer with real-name data)');
+      const policy = policyFor(p);
+      const now = ctx.clock.now();
+      const limit = checkBalanceLimit(policy, { named: p.named, balanceAfterMinor: inp.amountMinor });
+      if (!limit.ok) return limit;
+      const purchase = checkPurchase(policy, { buyerKind: inp.buyerKind, named: p.named, totalMinor: inp.amountMinor + p.issuanceFee, paymentMethod: inp.paymentMethod, buyerRealName: inp.buyerRealName });
+      if (!purchase.ok) return purchase;
+      const validUntil = p.validityMonths === null ? null : new Date(`${addCalendarMonths(businessDate(now, ctx.businessTimeZone), p.validityMonths)}T16:00:00Z`);
+      const validity = checkValidity(policy, { named: p.named, validUntil, issuedAt: now, timeZone: ctx.businessTimeZone });
+      if (!validity.ok) return validity;
+      const funding = await sys(ctx, `funding:${inp.paymentMethod}`);
+      const intent: Intent = {
+        kind: 'load', amount: inp.amountMinor, principalAmount: inp.amountMinor, feeAmount: p.issuanceFee,
+        paymentMethod: inp.paymentMethod, policyVersion: policy.version,
+        legs: [leg('load', funding, card.principalAccountId, inp.amountMinor, 'card_sale_load'), leg('fee', funding, await sys(ctx, 'fee_income'), p.issuanceFee, 'card_issuance_fee')],
+        facts: { holder: inp.holderCustomerId?.toString() ?? null, valid_until: validUntil?.toISOString() ?? null, event_id: ctx.nextId().toString(), actor: inp.actor ?? '', buyer_kind: inp.buyerKind },
+      };
+      return ok(intent);
+    },
+  });
+}
+
+// ---- recharge ---------------------------------------------------------------------------------
+
+export async function recharge(ctx: Ctx, inp: { cardId: bigint; idempotencyKey: string; amountMinor: bigint; paymentMethod: PaymentMethod }): Promise<CardsResult<CardTransaction>> {
+  return execute(ctx, hooks, {
+    cardId: inp.cardId, key: inp.idempotencyKey, hash: requestHash({ op: 'recharge', ...inp }), currency: 'CNY',
+    plan: async (c, card) => {
+      if (!amountOk(inp.amountMinor)) return fail('invalid_amount', 'the recharge must be a positive amount');
+      const now = ctx.clock.now();
+      if (isTerminated(card.status as CardState)) return fail('card_terminated', `the card is ${card.status}`);
+      if (card.validUntil && card.validUntil.getTime() <= now.getTime()) return fail('card_expired', 'the card has expired');
+      if (!canCredit(card.status as CardState, 'recharge')) return fail('card_not_active', `the card is ${card.status}`);
+      const p = await productOf(c, card);
+      if (!p.rechargeable) return fail('card_not_rechargeable', 'this product cannot be recharged');
+      const policy = policyFor(p);
+      const funding = checkRecharge(policy, { amountMinor: inp.amountMinor, paymentMethod: inp.paymentMethod });
+      if (!funding.ok) return funding;
+      const b = await balances(ctx, card);
+      const limit = checkBalanceLimit(policy, { named: p.named, balanceAfterMinor: b.principalPosted + inp.amountMinor });
+      if (!limit.ok) return limit;
+      const rule = [...p.bonusRules].reverse().find((r) => r.minRechargeMinor <= inp.amountMinor);
+      const bonus = rule?.bonusMinor ?? 0n;
+      return ok({
+        kind: 'recharge', amount: inp.amountMinor, principalAmount: inp.amountMinor, bonusAmount: bonus, paymentMethod: inp.paymentMethod, policyVersion: policy.version,
+        legs: [
+          leg('load', await sys(ctx, `funding:${inp.paymentMethod}`), card.principalAccountId, inp.amountMinor, 'card_recharge'),
+          leg('bonus', await sys(ctx, 'promotion_expense'), card.bonusAccountId, bonus, 'card_bonus_grant'),
+        ],
+      });
+    },
+  });
+}
+
+// ---- consume ----------------------------------------------------------------------------------
+
+export interface ConsumeInput {
+  cardId: bigint;
+  idempotencyKey: string;
+  amountMinor: bigint;
+  merchantId: bigint;
+  terminalId?: string;
+  pin?: Secret;
+}
+
+/** Checks the PIN when the card has one, counting failures and locking after too many. */
+async function checkPin(ctx: Ctx, c: PoolClient, card: Card, pin: Secret | undefined): Promise<CardsResult<void>> {
+  if (!card.hasPin) return ok(undefined);
+  const now = ctx.clock.now();
+  const d = pinAttemptDecision({ failedAttempts: card.pinFailedAttempts, lockedUntil: card.pinLockedUntil, now });
+  if (!d.allowed) return fail('pin_locked', 'too many wrong PINs; the card is locked for a while', { locked_until: d.lockedUntil.toISOString() });
+  if (pin === undefined) return fail('pin_required', 'this card needs its PIN');
+  const good = await verifyPin(pin, (await store.pinHashOf(c, card.id))!);
+  const next = good ? d.onSuccess : d.onFailure;
+  if (next.failedAttempts !== card.pinFailedAttempts || next.lockedUntil?.getTime() !== card.pinLockedUntil?.getTime()) {
+    await store.updateCard(c, card.id, { pin_failed_attempts: next.failedAttempts, pin_locked_until: next.lockedUntil }, now);
+  }
+  if (!good) return fail('pin_incorrect', 'the PIN is wrong', { remaining_attempts: d.onFailure.remainingAttempts });
+  return ok(undefined);
+}
+
+export async function consume(ctx: Ctx, inp: ConsumeInput): Promise<CardsResult<CardTransaction>> {
+  const hash = requestHash({ op: 'consume', cardId: inp.cardId, amount: inp.amountMinor, merchant: inp.merchantId, terminal: inp.terminalId ?? null });
+  return execute(ctx, hooks, {
+    cardId: inp.cardId, key: inp.idempotencyKey, hash, currency: 'CNY',
+    plan: async (c, card) => {
+      if (!amountOk(inp.amountMinor)) return fail('invalid_amount', 'the amount must be positive');
+      const now = ctx.clock.now();
+      const unusable = notUsable(card, now);
+      if (unusable) return unusable;
+      if (!(await store.accepts(c, card.productId, inp.merchantId))) return fail('merchant_not_accepted', 'this merchant does not accept this card');
+      const payee = await ctx.parties.merchantPayee({ merchantId: inp.merchantId });
+      if (!payee.ok) return fail('merchant_not_found', `merchant ${inp.merchantId} does not exist`);
+      if (payee.value.merchant.status !== 'active') return fail('merchant_not_active', 'the merchant is not active');
+      const pin = await checkPin(ctx, c, card, inp.pin);
+      if (!pin.ok) return pin;
+      const p = await productOf(c, card);
+      const b = await balances(ctx, card);
+      if (b.principal + b.bonus < inp.amountMinor) return fail('insufficient_balance', 'the card balance is too low', { available: Number(b.principal + b.bonus) });
+      // Split between principal and bonus by the product's order (principal first by default).
+      let fromPrincipal: bigint;
+      if (p.bonusSpendOrder === 'bonus_first') fromPrincipal = inp.amountMinor - (b.bonus < inp.amountMinor ? b.bonus : inp.amountMinor);
+      else fromPrincipal = b.principal < inp.amountMinor ? b.principal : inp.amountMinor;
+      const fromBonus = inp.amountMinor - fromPrincipal;
+      const payable = payee.value.settlementLedgerAccountId;
+      return ok({
+        kind: 'consume', amount: inp.amountMinor, principalAmount: fromPrincipal, bonusAmount: fromBonus, merchantId: inp.merchantId,
+        terminalId: inp.terminalId ?? null, policyVersion: card.policyVersion,
+        legs: [leg('principal', card.principalAccountId, payable, fromPrincipal, 'card_consume'), leg('bonus', card.bonusAccountId, payable, fromBonus, 'card_consume_bonus')],
+      });
+    },
+  });
+}
+
+// ---- void and refund --------------------------------------------------------------------------
+
+export async function voidConsume(ctx: Ctx, inp: { cardId: bigint; idempotencyKey: string; transactionId: bigint }): Promise<CardsResult<CardTransaction>> {
+  return execute(ctx, hooks, {
+    cardId: inp.cardId, key: inp.idempotencyKey, hash: requestHash({ op: 'void', ...inp }), currency: 'CNY',
+    plan: async (c, card) => {
+      const o = await store.getTx(c, inp.transactionId);
+      if (!o || o.cardId !== card.id) return fail('transaction_not_found', 'no such transaction on this card');
+      if (o.kind !== 'consume' || o.status !== 'succeeded' || o.voided || o.refundedAmount > 0n) return fail('not_voidable', 'only an untouched successful consume can be voided');
+      if (o.businessDate !== businessDate(ctx.clock.now(), ctx.businessTimeZone)) return fail('not_voidable', 'a void (撤销) is only possible on the same business day; use a refund');
+      const payee = await ctx.parties.merchantPayee({ merchantId: o.merchantId! });
+      if (!payee.ok) return fail('merchant_not_found', 'the merchant of the transaction no longer exists');
+      const payable = payee.value.settlementLedgerAccountId;
+      const pr = await legTransferId(ctx, o.id, 'principal');
+      const br = await legTransferId(ctx, o.id, 'bonus');
+      return ok({
+        kind: 'void', amount: o.amount, principalAmount: o.principalAmount, bonusAmount: o.bonusAmount, merchantId: o.merchantId, relatedId: o.id, policyVersion: o.policyVersion,
+        legs: [leg('principal', payable, card.principalAccountId, o.principalAmount, 'card_void', pr), leg('bonus', payable, card.bonusAccountId, o.bonusAmount, 'card_void', br)],
+        reserve: async (db) => {
+          const r = await db.query('UPDATE card_transactions SET voided = true WHERE id = $1 AND NOT voided AND refunded_amount = 0', [o.id]);
+          return r.rowCount === 1 ? ok(undefined) : fail('not_voidable', 'the transaction was voided or refunded meanwhile');
+        },
+      });
+    },
+  });
+}
+
+/** The live card that holds a card's value today (a replaced card's value moved to its successor). */
+async function liveCardId(ctx: Ctx, cardId: bigint): Promise<bigint> {
+  let id = cardId;
+  for (let i = 0; i < 20; i++) {
+    const c = await store.getCard(ctx.pool, id);
+    if (!c || c.replacedBy === null) return id;
+    id = c.replacedBy;
+  }
+  return id;
+}
+
+export async function refund(ctx: Ctx, inp: { idempotencyKey: string; transactionId: bigint; amountMinor: bigint }): Promise<CardsResult<CardTransaction>> {
+  const original = await store.getTx(ctx.pool, inp.transactionId);
+  if (!original || original.kind !== 'consume') return fail('transaction_not_found', 'no such consume transaction');
+  const target = await liveCardId(ctx, original.cardId);
+  return execute(ctx, hooks, {
+    cardId: target, key: inp.idempotencyKey, hash: requestHash({ op: 'refund', ...inp }), currency: 'CNY',
+    plan: async (c, card) => {
+      if (!amountOk(inp.amountMinor)) return fail('invalid_amount', 'the refund must be a positive amount');
+      const o = (await store.getTx(c, inp.transactionId))!;
+      if (o.status !== 'succeeded' || o.voided) return fail('not_voidable', 'only a successful, not voided consume can be refunded');
+      if (inp.amountMinor > o.amount - o.refundedAmount) return fail('refund_exceeds_remaining', `at most ${o.amount - o.refundedAmount} is left to refund`);
+      if (!canCredit(card.status as CardState, 'refund')) return fail('card_terminated', `the card is ${card.status}`);
+      // Give back principal and bonus in the proportion they were spent; what earlier refunds gave
+      // back is subtracted so the parts never exceed what was taken from each.
+      const prior = await c.query<{ p: string; b: string }>(
+        `SELECT coalesce(sum(principal_amount), 0)::text AS p, coalesce(sum(bonus_amount), 0)::text AS b FROM card_transactions WHERE related_id = $1 AND kind = 'refund' AND status <> 'failed'`,
+        [o.id],
+      );
+      const leftP = o.principalAmount - BigInt(prior.rows[0]!.p);
+      const leftB = o.bonusAmount - BigInt(prior.rows[0]!.b);
+      let [p, b] = leftP + leftB > 0n ? allocateLargestRemainder(inp.amountMinor, [leftP, leftB]) as [bigint, bigint] : [inp.amountMinor, 0n];
+      if (p > leftP) [p, b] = [leftP, inp.amountMinor - leftP];
+      if (b > leftB) [p, b] = [inp.amountMinor - leftB, leftB];
+      const payee = await ctx.parties.merchantPayee({ merchantId: o.merchantId! });
+      if (!payee.ok) return fail('merchant_not_found', 'the merchant of the transaction no longer exists');
+      const payable = payee.value.settlementLedgerAccountId;
+      return ok({
+        kind: 'refund', amount: inp.amountMinor, principalAmount: p, bonusAmount: b, merchantId: o.merchantId, relatedId: o.id, policyVersion: o.policyVersion,
+        legs: [leg('principal', payable, card.principalAccountId, p, 'card_refund'), leg('bonus', payable, card.bonusAccountId, b, 'card_refund')],
+        reserve: async (db) => {
+          const r = await db.query('UPDATE card_transactions SET refunded_amount = refunded_amount + $2 WHERE id = $1 AND NOT voided AND refunded_amount + $2 <= amount', [o.id, inp.amountMinor]);
+          return r.rowCount === 1 ? ok(undefined) : fail('refund_exceeds_remaining', 'the refundable amount changed meanwhile');
+        },
+      });
+    },
+  });
+}
+
+// ---- queries ----------------------------------------------------------------------------------
+
+export async function cardBalance(ctx: Ctx, cardId: bigint): Promise<CardsResult<{ card: Card; principalMinor: bigint; bonusMinor: bigint; purseMinor: bigint }>> {
+  const card = await store.getCard(ctx.pool, cardId);
+  if (!card) return fail('card_not_found', `card ${cardId} does not exist`);
+  const b = await balances(ctx, card);
+  const purse = await ctx.ledger.getAccount(card.purseAccountId);
+  return ok({ card, principalMinor: b.principal, bonusMinor: b.bonus, purseMinor: purse.ok ? postedBalance(purse.value) : 0n });
+}
