@@ -15,6 +15,7 @@ import { packageRoot } from './kernel/paths.js';
 import { acquireWorkerLease, generatorForLease, type WorkerLease } from './kernel/worker-lease.js';
 import { Ledger } from './modules/ledger/index.js';
 import { Parties } from './modules/parties/index.js';
+import { Cards } from './modules/cards/index.js';
 
 export const VERSION: string = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -29,6 +30,7 @@ export interface Runtime {
   nextId: () => bigint;
   ledger: Ledger;
   parties: Parties;
+  cards: Cards;
   close(): Promise<void>;
 }
 
@@ -53,6 +55,7 @@ export async function openRuntime(over: ConfigOverrides = {}, opts: OpenOptions 
   const clock = opts.clock ?? systemClock;
   const { url, embedded } = await openDatabase(config, log);
   const pool = createPool(url, { max: opts.poolMax ?? 20 });
+  const pools: Pool[] = [];
   try {
     if (opts.migrate !== false) {
       const m = await migrate(pool);
@@ -66,17 +69,24 @@ export async function openRuntime(over: ConfigOverrides = {}, opts: OpenOptions 
       batch: { windowMs: config.ledgerBatchWindowMs, maxBatch: config.ledgerMaxBatch },
     });
     const parties = new Parties({ pool, clock, nextId, ledger, masterKey: config.masterKey, log });
+    // Card operations hold a card's row lock on a connection of their own pool (see cards/context.ts).
+    const cardLockPool = createPool(url, { max: 16, applicationName: 'paycore-card-locks' });
+    pools.push(cardLockPool);
+    const cards = new Cards({ pool, lockPool: cardLockPool, clock, nextId, ledger, parties, masterKey: config.masterKey, businessTimeZone: config.businessTimeZone, log });
     log.info({ database: redactUrl(url), embedded: embedded !== undefined, workerId: lease.workerId }, 'runtime ready');
     return {
-      config, log, clock, pool, databaseUrl: url, embedded, lease, nextId, ledger, parties,
+      config, log, clock, pool, databaseUrl: url, embedded, lease, nextId, ledger, parties, cards,
       async close() {
+        cards.close();
         await ledger.close();
         await lease.release();
+        for (const p of pools) await p.end();
         await pool.end();
         await embedded?.stop();
       },
     };
   } catch (e) {
+    for (const p of pools) await p.end().catch(() => undefined);
     await pool.end().catch(() => undefined);
     await embedded?.stop().catch(() => undefined);
     throw e;

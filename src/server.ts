@@ -28,6 +28,7 @@ export async function startServer(over: ConfigOverrides = {}): Promise<Server> {
       pool, log, clock: runtime.clock, nextId: runtime.nextId, adminToken: config.adminToken,
       businessTimeZone: config.businessTimeZone, ledger, version: VERSION,
       parties: runtime.parties,
+      cards: runtime.cards,
       operatorTokens: runtime.parties.operatorTokenLookup,
       merchantAuth: createMerchantAuth(runtime.parties, { clock: runtime.clock }),
     });
@@ -37,6 +38,7 @@ export async function startServer(over: ConfigOverrides = {}): Promise<Server> {
     throw e;
   }
   ledger.startExpiryWorker();
+  runtime.cards.startWorkers();
   // Close every finished business day (vouchers) in the background so trial balances are ready.
   const closeDays = async (): Promise<void> => {
     for (let i = 0; i < 100; i++) {

@@ -18,12 +18,14 @@ import type { Secret } from '../kernel/secret.js';
 import { isStorableDeep } from '../kernel/text.js';
 import type { Ledger } from '../modules/ledger/index.js';
 import type { Parties } from '../modules/parties/index.js';
+import type { Cards } from '../modules/cards/index.js';
 import { authenticateOperator, type OperatorTokenLookup, type Principal, type RouteAuth } from './auth.js';
 import { errorBody, statusFor } from './errors.js';
 import { beginIdempotent, finishIdempotent, type IdemState } from './idempotency.js';
 import { registerAccountingRoutes } from './routes/accounting.routes.js';
 import { registerLedgerRoutes } from './routes/ledger.routes.js';
 import { registerPartiesRoutes } from './routes/parties.routes.js';
+import { registerCardRoutes } from './routes/cards.routes.js';
 import { registerSystemRoutes } from './routes/system.routes.js';
 
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
@@ -38,6 +40,8 @@ export interface AppDeps {
   ledger: Ledger;
   /** The parties module (三户); its routes are registered when it is given. */
   parties?: Parties;
+  /** The cards module (预付卡); its routes are registered when it is given. */
+  cards?: Cards;
   operatorTokens?: OperatorTokenLookup;
   /** Verifies a merchant-signed request (parties module); without it merchant routes answer 401. */
   merchantAuth?: (req: FastifyRequest) => Promise<Principal>;
@@ -167,5 +171,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   registerLedgerRoutes(app, deps);
   registerAccountingRoutes(app, deps);
   if (deps.parties) registerPartiesRoutes(app, deps, deps.parties);
+  if (deps.cards) registerCardRoutes(app, deps, deps.cards);
   return app;
 }
