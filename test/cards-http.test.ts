@@ -1,6 +1,7 @@
 // Proves the prepaid-card flow over real HTTP as a new user would run it: create a product, issue stock, sell, recharge, pay at a merchant terminal with a signed request, void and refund, report loss and replace, with bad input refused and the ledger verified at the end.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signRequest } from '../src/kernel/signature.js';
+import { CardPurse, tornRetryDecision } from '../src/modules/cards/index.js';
 import { sampleResidentId, sampleUscc } from '../src/modules/parties/index.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
@@ -100,6 +101,24 @@ describe('prepaid cards over HTTP', () => {
     expect(card.balances.total).toBe(31000 - 12000 + 2000);
   });
 
+  it('loads the offline purse and applies an uploaded offline batch with a torn transaction exactly once', async () => {
+    await ok('POST', `/v1/cards/${cardId}/purse-load`, { idempotency_key: 'pl-1', amount: 3000 });
+    const chip = new CardPurse({ cardId, cardKey: s.server.runtime.cards.purseKey(BigInt(cardId)), balanceLimitMinor: 100000n, singleTxLimitMinor: 100000n, balanceMinor: 3000n });
+    const d1 = chip.debit({ amountMinor: 200n, terminalId: 'BUS-9', merchantId, occurredAt: new Date() });
+    const atc = chip.atc;
+    chip.tornDebit({ amountMinor: 300n, terminalId: 'BUS-9', merchantId, occurredAt: new Date() });
+    const retry = tornRetryDecision({ cardId, atcBeforeAttempt: atc, atcNow: chip.atc, proof: chip.transactionProof(atc + 1), intended: { amountMinor: 300n, terminalId: 'BUS-9', merchantId } });
+    if (!d1.ok || retry.kind !== 'already_debited') throw new Error('chip simulation failed');
+    const wire = (r: typeof retry.record) => ({ card_id: r.cardId, atc: r.atc, amount: Number(r.amountMinor), balance_before: Number(r.balanceBeforeMinor), balance_after: Number(r.balanceAfterMinor), terminal_id: r.terminalId, merchant_id: r.merchantId, occurred_at: r.occurredAt, mac: r.mac });
+    const up = await signed('POST', '/v1/merchant/offline-batches', { terminal_id: 'BUS-9', records: [wire(d1.value), wire(retry.record)] });
+    expect(up.status, JSON.stringify(up.body)).toBe(200);
+    expect(up.body).toMatchObject({ applied_amount: 500, gaps: [] });
+    const again = await signed('POST', '/v1/merchant/offline-batches', { terminal_id: 'BUS-9', records: [wire(retry.record)] });
+    expect(again.body.results[0].status).toBe('duplicate');
+    const card = await ok('GET', `/v1/cards/${cardId}`);
+    expect(card.balances.purse).toBe(2500);
+  });
+
   it('reports loss, replaces the card, and the old card can no longer pay', async () => {
     await ok('POST', `/v1/cards/${cardId}/events`, { event: 'report_loss', reason: 'holder called' });
     const blocked = await signed('POST', '/v1/merchant/card-payments', { idempotency_key: 'pos-5', card_number: number, amount: 1 });
@@ -108,7 +127,8 @@ describe('prepaid cards over HTTP', () => {
     const rep = await ok('POST', `/v1/cards/${cardId}/replace`, { idempotency_key: 'rep-1', payment_method: 'cash', reason: 'lost' });
     expect(rep.old_card.status).toBe('replaced');
     const fresh = await ok('GET', `/v1/cards/${rep.new_card.id}`);
-    expect(fresh.balances.total).toBe(21000);
+    // 21000 online value minus the 3000 loaded onto the purse (which stays on the old chip).
+    expect(fresh.balances.total).toBe(18000);
     expect(fresh.holder_customer_id).toBe(holderId);
     const events = await ok('GET', `/v1/cards/${cardId}/events`);
     expect(events.data.map((e: any) => e.event)).toEqual(['sell_activate', 'report_loss', 'confirm_loss', 'replace']);

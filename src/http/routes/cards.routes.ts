@@ -263,5 +263,31 @@ export function registerCardRoutes(app: App, deps: AppDeps, cards: Cards): void 
     const b = unwrap(await cards.balance(card.id));
     return { masked_number: maskedNumber(card), status: card.status, balance: Number(b.principalMinor + b.bonusMinor), valid_until: card.validUntil?.toISOString() ?? null };
   });
+  app.post('/v1/cards/:id/purse-load', {
+    config: write,
+    schema: { tags, summary: 'Load value onto the card\'s offline e-cash purse (圈存), from its online balance', security, params: IdParams, body: Type.Object({ idempotency_key: Key, amount: Amount }, { additionalProperties: false }), response: { 200: Obj, ...errors } },
+  }, async (req) => txDto(unwrap(await cards.purseLoad({ cardId: parseId(req.params.id), idempotencyKey: req.body.idempotency_key, amountMinor: BigInt(req.body.amount) }))));
+
+  const OfflineRecord = Type.Object({
+    card_id: IdString, atc: Type.Integer({ minimum: 1, maximum: 65535 }), amount: Amount, balance_before: Type.Integer({ minimum: 0 }), balance_after: Type.Integer({ minimum: 0 }),
+    terminal_id: Type.String({ minLength: 1, maxLength: 64 }), merchant_id: Type.String({ minLength: 1, maxLength: 32 }), occurred_at: Type.String({ format: 'date-time' }),
+    mac: Type.String({ pattern: '^[0-9a-f]{16}$' }),
+  }, { additionalProperties: false });
+
+  app.post('/v1/merchant/offline-batches', {
+    config: merchant,
+    schema: {
+      tags, summary: 'Upload offline e-cash debits (脱机交易上送); each applies once per card and ATC', security: signed,
+      body: Type.Object({ terminal_id: Type.String({ minLength: 1, maxLength: 64 }), records: Type.Array(OfflineRecord, { minItems: 1, maxItems: 1000 }) }, { additionalProperties: false }),
+      response: { 200: Obj, ...errors },
+    },
+  }, async (req) => {
+    const b = req.body;
+    const r = unwrap(await cards.uploadOffline({
+      merchantId: merchantOf(req), terminalId: b.terminal_id,
+      records: b.records.map((x) => ({ cardId: x.card_id, atc: x.atc, amountMinor: BigInt(x.amount), balanceBeforeMinor: BigInt(x.balance_before), balanceAfterMinor: BigInt(x.balance_after), terminalId: x.terminal_id, merchantId: x.merchant_id, occurredAt: x.occurred_at, mac: x.mac })),
+    }));
+    return { applied_amount: Number(r.appliedMinor), results: r.results.map((x) => ({ card_id: x.cardId, atc: x.atc, status: x.status, ...(x.code ? { code: x.code } : {}), ...(x.message ? { message: x.message } : {}) })), gaps: r.gaps.map((g) => ({ card_id: g.cardId, from_atc: g.fromAtc, to_atc: g.toAtc })) };
+  });
   void deps;
 }

@@ -9,9 +9,11 @@ import * as store from './cards.store.js';
 import { makeCtx, type CardsDeps, type CardsResult, type Ctx } from './context.js';
 import type { CardEvent } from './domain/lifecycle.js';
 import type { PaymentMethod } from './domain/policy.js';
+import type { SignedOfflineDebit } from './domain/ecash.js';
 import { resume } from './execute.js';
 import * as issuance from './issuance.js';
 import * as life from './lifecycle-ops.js';
+import * as offline from './offline.js';
 import * as ops from './operations.js';
 import * as products from './products.js';
 import type { Card, CardProduct, CardStatus, CardTransaction, CardTxKind } from './types.js';
@@ -19,6 +21,8 @@ import type { Card, CardProduct, CardStatus, CardTransaction, CardTxKind } from 
 export type { Card, CardProduct, CardStatus, CardTransaction, CardTxKind, CardsDeps, CardsResult, PaymentMethod };
 export { DEFAULT_CARD_POLICY } from './domain/policy.js';
 export { maskedNumber } from './issuance.js';
+export { PURSE_LIMIT_MINOR } from './offline.js';
+export { CardPurse, tornRetryDecision, type SignedOfflineDebit } from './domain/ecash.js';
 
 export class Cards {
   private readonly ctx: Ctx;
@@ -91,6 +95,19 @@ export class Cards {
   }
   listTransactions(inp: { cardId?: bigint; kind?: CardTxKind; merchantId?: bigint; from?: Date; to?: Date; afterId?: bigint; limit: number }): Promise<CardTransaction[]> {
     return store.listTxs(this.ctx.pool, inp);
+  }
+
+  /** Load value onto the card's offline purse (圈存). */
+  purseLoad(inp: { cardId: bigint; idempotencyKey: string; amountMinor: bigint }) {
+    return offline.purseLoad(this.ctx, inp);
+  }
+  /** Apply a terminal's uploaded offline debits, each exactly once. */
+  uploadOffline(inp: { merchantId: bigint; terminalId: string; records: readonly SignedOfflineDebit[] }) {
+    return offline.uploadOffline(this.ctx, inp);
+  }
+  /** The chip key personalised into a card (for card personalisation and the card simulator). */
+  purseKey(cardId: bigint): Buffer {
+    return offline.purseKey(this.ctx, cardId);
   }
 
   setPin(inp: { cardId: bigint; pin: Secret }) {
