@@ -1,5 +1,6 @@
 /** `paycore bench <name>`: measured figures, last stdout line one JSON object. */
 import type { Command } from 'commander';
+import { runCardsBench } from '../../bench/cards.bench.js';
 import { runIdsBench } from '../../bench/ids.bench.js';
 import { runLedgerBench } from '../../bench/ledger.bench.js';
 import { loadConfig } from '../kernel/config.js';
@@ -43,6 +44,18 @@ export function registerBenchCommands(program: Command): void {
       } finally {
         await embedded?.stop();
       }
+    });
+
+  bench
+    .command('cards')
+    .description('online card consume authorizations through the cards module')
+    .option('--database-url <url>', 'PostgreSQL to run against (default: a fresh embedded database in a temp dir)')
+    .option('--cards <n>', 'sold cards to spread the load over', int, 1000)
+    .option('--concurrency <c>', 'concurrent terminals', int, 32)
+    .option('--seconds <s>', 'measured duration', int, 10)
+    .action(async (o: { databaseUrl?: string; cards: number; concurrency: number; seconds: number }) => {
+      const r = await runCardsBench({ cards: o.cards, concurrency: o.concurrency, seconds: o.seconds, ...(o.databaseUrl ? { databaseUrl: o.databaseUrl } : {}) });
+      process.stdout.write(json(r) + '\n');
     });
 
   bench

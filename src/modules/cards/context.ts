@@ -8,7 +8,10 @@ import type { MasterKey } from '../../kernel/secret.js';
 import type { Ledger } from '../ledger/index.js';
 import type { Parties } from '../parties/index.js';
 import type { CardsErrorCode } from './errors.js';
+import * as store from './cards.store.js';
 import type { PaymentMethod } from './domain/policy.js';
+import { TtlCache } from '../../kernel/ttl-cache.js';
+import type { CardProduct } from './types.js';
 
 export interface CardsDeps {
   pool: Pool;
@@ -40,7 +43,16 @@ export interface Ctx extends CardsDeps {
   systemAccounts: Map<string, bigint>;
   /** Operations on one card queue here first, so waiters for a busy card hold no connection. */
   cardQueues: Map<bigint, Promise<unknown>>;
+  /**
+   * Hot-path facts, at most a few seconds stale: a merchant suspended or a product changed takes
+   * effect on authorizations within CACHE_TTL_MS.
+   */
+  payees: TtlCache<bigint, Awaited<ReturnType<Parties['merchantPayee']>>>;
+  products: TtlCache<bigint, CardProduct | undefined>;
+  acceptance: TtlCache<string, boolean>;
 }
+
+export const CACHE_TTL_MS = 5_000;
 
 export function makeCtx(deps: CardsDeps): Ctx {
   return {
@@ -50,6 +62,9 @@ export function makeCtx(deps: CardsDeps): Ctx {
     ecashKey: deps.masterKey.deriveKey('paycore/cards/ecash-issuer/v1'),
     systemAccounts: new Map(),
     cardQueues: new Map(),
+    payees: new TtlCache(CACHE_TTL_MS, () => deps.clock.nowMs()),
+    products: new TtlCache(CACHE_TTL_MS, () => deps.clock.nowMs()),
+    acceptance: new TtlCache(CACHE_TTL_MS, () => deps.clock.nowMs()),
   };
 }
 
@@ -99,4 +114,16 @@ export function serialPerCard<T>(ctx: Ctx, cardId: bigint, fn: () => Promise<T>)
     if (ctx.cardQueues.get(cardId) === tail) ctx.cardQueues.delete(cardId);
   });
   return run;
+}
+
+export function cachedPayee(ctx: Ctx, merchantId: bigint): ReturnType<Parties['merchantPayee']> {
+  return ctx.payees.get(merchantId, () => ctx.parties.merchantPayee({ merchantId }));
+}
+
+export function cachedProduct(ctx: Ctx, id: bigint): Promise<CardProduct | undefined> {
+  return ctx.products.get(id, () => store.getProduct(ctx.pool, id));
+}
+
+export function cachedAcceptance(ctx: Ctx, productId: bigint, merchantId: bigint): Promise<boolean> {
+  return ctx.acceptance.get(`${productId}:${merchantId}`, () => store.accepts(ctx.pool, productId, merchantId));
 }

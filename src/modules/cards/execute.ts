@@ -53,8 +53,11 @@ export async function complete(ctx: Ctx, hooks: Hooks, c: PoolClient, card: Card
   } else {
     await h.unreserve?.(c, tx);
     await store.finishTx(c, tx.id, 'failed', r.code);
+    // A refusal must be on disk before the caller hears it: if it were lost in a crash, recovery
+    // would retry the legs and might move money after "declined" was answered.
+    await c.query('SET LOCAL synchronous_commit TO on');
   }
-  const done = (await store.getTx(c, tx.id))!;
+  const done: CardTransaction = { ...tx, status: r.ok ? 'succeeded' : 'failed', failureCode: r.ok ? null : r.code };
   return r.ok ? ok(done) : fail(r.code, r.message, { transaction_id: tx.id.toString() });
 }
 
@@ -68,6 +71,11 @@ export function execute(ctx: Ctx, hooks: Hooks, inp: { cardId: bigint; key: stri
 
 async function executeLocked(ctx: Ctx, hooks: Hooks, inp: { cardId: bigint; key: string; hash: string; currency: string; plan: Planner }): Promise<CardsResult<CardTransaction>> {
   return withTx(ctx.lockPool, async (c) => {
+    // Commits on this path need not wait for their own WAL flush: a success is only answered after
+    // the ledger's synchronous flush, which (WAL being sequential) makes the intent and everything
+    // before it durable too; a lost success record is redone by recovery from the durable intent.
+    // Refusals switch back to a synchronous commit (see complete).
+    await c.query('SET LOCAL synchronous_commit TO off');
     const card = await store.getCard(c, inp.cardId, true);
     if (!card) return fail('card_not_found', `card ${inp.cardId} does not exist`);
     // Checked under the lock: a concurrent retry with the same key waits here and then sees it.
@@ -105,6 +113,7 @@ async function executeLocked(ctx: Ctx, hooks: Hooks, inp: { cardId: bigint; key:
     };
     // The intent (and any reservation it makes) is committed on its own before money moves.
     const reserved = await withTx(ctx.pool, async (c2) => {
+      await c2.query('SET LOCAL synchronous_commit TO off');
       if (intent.reserve) {
         const r = await intent.reserve(c2);
         if (!r.ok) return r;
@@ -113,7 +122,8 @@ async function executeLocked(ctx: Ctx, hooks: Hooks, inp: { cardId: bigint; key:
       return ok(undefined);
     });
     if (!reserved.ok) return reserved;
-    const saved = (await store.getTx(c, tx.id))!;
+    const { requestHash: _h, ...rest } = tx;
+    const saved: CardTransaction = { ...rest, status: 'pending', refundedAmount: 0n, voided: false, failureCode: null };
     return complete(ctx, hooks, c, card, saved, inp.currency);
   });
 }

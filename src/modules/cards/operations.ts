@@ -6,7 +6,7 @@ import { allocateLargestRemainder, MAX_AMOUNT_MINOR } from '../../kernel/money.j
 import type { Secret } from '../../kernel/secret.js';
 import { availableBalance, postedBalance } from '../ledger/index.js';
 import * as store from './cards.store.js';
-import { requestHash, systemAccount, type CardsResult, type Ctx } from './context.js';
+import { cachedAcceptance, cachedPayee, cachedProduct, requestHash, systemAccount, type CardsResult, type Ctx } from './context.js';
 import { canCredit, canDebit, isTerminated, type CardState } from './domain/lifecycle.js';
 import { pinAttemptDecision, verifyPin } from './domain/pin.js';
 import { addCalendarMonths, checkBalanceLimit, checkPurchase, checkRecharge, checkValidity, type BuyerKind, type PaymentMethod } from './domain/policy.js';
@@ -17,8 +17,8 @@ import type { Card, CardProduct, CardTransaction, CardTxKind } from './types.js'
 
 const amountOk = (a: bigint): boolean => a > 0n && a <= MAX_AMOUNT_MINOR;
 
-async function productOf(c: PoolClient, card: Card): Promise<CardProduct> {
-  return (await store.getProduct(c, card.productId))!;
+async function productOf(ctx: Ctx, card: Card): Promise<CardProduct> {
+  return (await cachedProduct(ctx, card.productId))!;
 }
 
 /** Why a card cannot take money out, in the holder's terms. */
@@ -89,7 +89,7 @@ export async function sell(ctx: Ctx, inp: SellInput & { actor?: string }): Promi
     plan: async (c, card) => {
       if (card.status !== 'in_stock') return fail('card_not_in_stock', `the card is ${card.status}, not in stock`);
       if (!amountOk(inp.amountMinor)) return fail('invalid_amount', 'the initial load must be a positive amount');
-      const p = await productOf(c, card);
+      const p = await productOf(ctx, card);
       if (p.status !== 'active') return fail('product_suspended', 'the product is suspended');
       if (p.named && inp.holderCustomerId === undefined) return fail('holder_required', 'a named card needs its holder (a customer with real-name data)');
       const policy = policyFor(p);
@@ -124,7 +124,7 @@ export async function recharge(ctx: Ctx, inp: { cardId: bigint; idempotencyKey: 
       if (isTerminated(card.status as CardState)) return fail('card_terminated', `the card is ${card.status}`);
       if (card.validUntil && card.validUntil.getTime() <= now.getTime()) return fail('card_expired', 'the card has expired');
       if (!canCredit(card.status as CardState, 'recharge')) return fail('card_not_active', `the card is ${card.status}`);
-      const p = await productOf(c, card);
+      const p = await productOf(ctx, card);
       if (!p.rechargeable) return fail('card_not_rechargeable', 'this product cannot be recharged');
       const policy = policyFor(p);
       const funding = checkRecharge(policy, { amountMinor: inp.amountMinor, paymentMethod: inp.paymentMethod });
@@ -181,13 +181,13 @@ export async function consume(ctx: Ctx, inp: ConsumeInput): Promise<CardsResult<
       const now = ctx.clock.now();
       const unusable = notUsable(card, now);
       if (unusable) return unusable;
-      if (!(await store.accepts(c, card.productId, inp.merchantId))) return fail('merchant_not_accepted', 'this merchant does not accept this card');
-      const payee = await ctx.parties.merchantPayee({ merchantId: inp.merchantId });
+      if (!(await cachedAcceptance(ctx, card.productId, inp.merchantId))) return fail('merchant_not_accepted', 'this merchant does not accept this card');
+      const payee = await cachedPayee(ctx, inp.merchantId);
       if (!payee.ok) return fail('merchant_not_found', `merchant ${inp.merchantId} does not exist`);
       if (payee.value.merchant.status !== 'active') return fail('merchant_not_active', 'the merchant is not active');
       const pin = await checkPin(ctx, c, card, inp.pin);
       if (!pin.ok) return pin;
-      const p = await productOf(c, card);
+      const p = await productOf(ctx, card);
       const b = await balances(ctx, card);
       if (b.principal + b.bonus < inp.amountMinor) return fail('insufficient_balance', 'the card balance is too low', { available: Number(b.principal + b.bonus) });
       // Split between principal and bonus by the product's order (principal first by default).
@@ -215,7 +215,7 @@ export async function voidConsume(ctx: Ctx, inp: { cardId: bigint; idempotencyKe
       if (!o || o.cardId !== card.id) return fail('transaction_not_found', 'no such transaction on this card');
       if (o.kind !== 'consume' || o.status !== 'succeeded' || o.voided || o.refundedAmount > 0n) return fail('not_voidable', 'only an untouched successful consume can be voided');
       if (o.businessDate !== businessDate(ctx.clock.now(), ctx.businessTimeZone)) return fail('not_voidable', 'a void (撤销) is only possible on the same business day; use a refund');
-      const payee = await ctx.parties.merchantPayee({ merchantId: o.merchantId! });
+      const payee = await cachedPayee(ctx, o.merchantId!);
       if (!payee.ok) return fail('merchant_not_found', 'the merchant of the transaction no longer exists');
       const payable = payee.value.settlementLedgerAccountId;
       const pr = await legTransferId(ctx, o.id, 'principal');
@@ -266,7 +266,7 @@ export async function refund(ctx: Ctx, inp: { idempotencyKey: string; transactio
       let [p, b] = leftP + leftB > 0n ? allocateLargestRemainder(inp.amountMinor, [leftP, leftB]) as [bigint, bigint] : [inp.amountMinor, 0n];
       if (p > leftP) [p, b] = [leftP, inp.amountMinor - leftP];
       if (b > leftB) [p, b] = [inp.amountMinor - leftB, leftB];
-      const payee = await ctx.parties.merchantPayee({ merchantId: o.merchantId! });
+      const payee = await cachedPayee(ctx, o.merchantId!);
       if (!payee.ok) return fail('merchant_not_found', 'the merchant of the transaction no longer exists');
       const payable = payee.value.settlementLedgerAccountId;
       return ok({

@@ -136,5 +136,6 @@ export async function addAcceptingMerchant(ctx: Ctx, inp: { productId: bigint; m
     }
   }
   await store.addAcceptance(ctx.pool, p.id, inp.merchantId, ctx.clock.now());
+  ctx.acceptance.delete(`${p.id}:${inp.merchantId}`);
   return ok(await store.listAcceptance(ctx.pool, p.id));
 }
