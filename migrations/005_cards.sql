@@ -24,6 +24,8 @@ CREATE TABLE card_products (
   name               text NOT NULL,
   issuer_kind        text NOT NULL CHECK (issuer_kind IN ('platform', 'merchant')),
   issuer_merchant_id bigint,
+  -- Escrow (存管) class of the issuer: the share of its outstanding balance it must keep in escrow.
+  issuer_class       text NOT NULL DEFAULT 'B' CHECK (issuer_class IN ('A', 'B', 'C')),
   purpose            text NOT NULL CHECK (purpose IN ('single', 'multi')),
   named              boolean NOT NULL,
   currency           text NOT NULL,

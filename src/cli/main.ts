@@ -4,6 +4,7 @@
  */
 import { Command, Option } from 'commander';
 import { registerBenchCommands } from './bench.command.js';
+import { registerCardCommands } from './cards.command.js';
 import { registerLedgerCommands } from './ledger.command.js';
 import { registerStartCommands } from './start.command.js';
 
@@ -16,6 +17,7 @@ program
 
 registerStartCommands(program);
 registerLedgerCommands(program);
+registerCardCommands(program);
 registerBenchCommands(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {

@@ -1,8 +1,9 @@
 /** Card routes: operators manage products, stock, sales and the card lifecycle; merchants take card payments. */
+import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import { DomainError, unwrap } from '../../kernel/errors.js';
 import { Secret } from '../../kernel/secret.js';
-import { maskedNumber, type Card, type CardProduct, type CardTransaction, type Cards } from '../../modules/cards/index.js';
+import { maskedNumber, reportCsv, type Card, type CardProduct, type CardTransaction, type Cards } from '../../modules/cards/index.js';
 import type { App, AppDeps } from '../app.js';
 import { registerStatuses } from '../errors.js';
 import { Amount, ErrorSchema, IdString, Limit, decodeCursor, optId, page, parseId, toWire } from '../dto.js';
@@ -289,5 +290,43 @@ export function registerCardRoutes(app: App, deps: AppDeps, cards: Cards): void 
     }));
     return { applied_amount: Number(r.appliedMinor), results: r.results.map((x) => ({ card_id: x.cardId, atc: x.atc, status: x.status, ...(x.code ? { code: x.code } : {}), ...(x.message ? { message: x.message } : {}) })), gaps: r.gaps.map((g) => ({ card_id: g.cardId, from_atc: g.fromAtc, to_atc: g.toAtc })) };
   });
+  // ---- reports ------------------------------------------------------------------------------
+
+  // JSON by default; format=csv sends a CSV with a BOM so spreadsheets show Chinese text right.
+  const csvOr = (reply: unknown, format: string | undefined, name: string, rows: Record<string, unknown>[]): Record<string, unknown> => {
+    if (format !== 'csv') return { data: rows.map((r) => toWire(r)) };
+    const r = reply as FastifyReply;
+    r.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${name}.csv"`);
+    return r.send(`\uFEFF${reportCsv(rows)}`) as unknown as Record<string, unknown>;
+  };
+  const Format = Type.Optional(Type.Enum(['json', 'csv']));
+
+  app.get('/v1/card-reports/outstanding', {
+    config: op,
+    schema: { tags, summary: 'Outstanding prepaid balance (沉淀资金) by product and issuer, now or at a past instant', security, querystring: Type.Object({ at: Type.Optional(Type.String({ format: 'date-time' })), format: Format }), response: { 200: Obj, ...errors } },
+  }, async (req, reply) => csvOr(reply, req.query.format, 'outstanding', (await cards.outstandingReport(req.query.at ? new Date(req.query.at) : undefined)) as never));
+
+  app.get('/v1/card-reports/escrow', {
+    config: op,
+    schema: {
+      tags, summary: 'Required escrow (存管): the issuer class\'s share of the outstanding balance at the end of a quarter', security,
+      querystring: Type.Object({ quarter: Type.String({ pattern: '^\\d{4}Q[1-4]$' }), ratio_a_bps: Type.Optional(Type.Integer({ minimum: 0, maximum: 10000 })), ratio_b_bps: Type.Optional(Type.Integer({ minimum: 0, maximum: 10000 })), ratio_c_bps: Type.Optional(Type.Integer({ minimum: 0, maximum: 10000 })), format: Format }),
+      response: { 200: Obj, ...errors },
+    },
+  }, async (req, reply) => {
+    const q = req.query;
+    const r = unwrap(await cards.escrowReport({ quarter: q.quarter, ratios: { ...(q.ratio_a_bps !== undefined ? { A: q.ratio_a_bps } : {}), ...(q.ratio_b_bps !== undefined ? { B: q.ratio_b_bps } : {}), ...(q.ratio_c_bps !== undefined ? { C: q.ratio_c_bps } : {}) } }));
+    return csvOr(reply, q.format, `escrow-${q.quarter}`, r.rows as never);
+  });
+
+  app.get('/v1/card-reports/dormant', {
+    config: op,
+    schema: { tags, summary: 'Active cards with no transaction for N days, and their value', security, querystring: Type.Object({ days: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650 })), format: Format }), response: { 200: Obj, ...errors } },
+  }, async (req, reply) => csvOr(reply, req.query.format, 'dormant', unwrap(await cards.dormantReport(req.query.days ?? 365)) as never));
+
+  app.get('/v1/card-reports/breakage', {
+    config: op,
+    schema: { tags, summary: 'Value left on expired cards (breakage exposure), by product', security, querystring: Type.Object({ format: Format }), response: { 200: Obj, ...errors } },
+  }, async (req, reply) => csvOr(reply, req.query.format, 'breakage', (await cards.breakageReport()) as never));
   void deps;
 }

@@ -15,7 +15,7 @@ export async function ensurePolicy(db: Queryable, version: string, effectiveFrom
 
 // ---- products ---------------------------------------------------------------------------------
 
-const PRODUCT_COLS = `id, code, name, issuer_kind, issuer_merchant_id, purpose, named, currency, bin_prefix, number_length, validity_months,
+const PRODUCT_COLS = `id, code, name, issuer_kind, issuer_merchant_id, issuer_class, purpose, named, currency, bin_prefix, number_length, validity_months,
   rechargeable, issuance_fee, replacement_fee, bonus_rules, bonus_spend_order, policy_version, policy_overrides, status, created_at`;
 
 function rowToProduct(r: Row): CardProduct {
@@ -26,6 +26,7 @@ function rowToProduct(r: Row): CardProduct {
     name: r['name'] as string,
     issuerKind: r['issuer_kind'] as CardProduct['issuerKind'],
     issuerMerchantId: (r['issuer_merchant_id'] as bigint | null) ?? null,
+    issuerClass: r['issuer_class'] as CardProduct['issuerClass'],
     purpose: r['purpose'] as CardProduct['purpose'],
     named: r['named'] as boolean,
     currency: r['currency'] as string,
@@ -47,14 +48,14 @@ function rowToProduct(r: Row): CardProduct {
 export async function insertProduct(db: Queryable, p: CardProduct): Promise<{ product: CardProduct; inserted: boolean }> {
   const r = await db.query(
     `INSERT INTO card_products (id, code, name, issuer_kind, issuer_merchant_id, purpose, named, currency, bin_prefix, number_length,
-       validity_months, rechargeable, issuance_fee, replacement_fee, bonus_rules, bonus_spend_order, policy_version, policy_overrides, status, created_at)
-     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)
+       validity_months, rechargeable, issuance_fee, replacement_fee, bonus_rules, bonus_spend_order, policy_version, policy_overrides, status, created_at, issuer_class)
+     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21)
      ON CONFLICT (code) DO NOTHING RETURNING ${PRODUCT_COLS}`,
     [
       p.id, p.code, p.name, p.issuerKind, p.issuerMerchantId, p.purpose, p.named, p.currency, p.binPrefix, p.numberLength,
       p.validityMonths, p.rechargeable, p.issuanceFee, p.replacementFee,
       JSON.stringify(p.bonusRules.map((b) => ({ min_recharge: b.minRechargeMinor.toString(), bonus: b.bonusMinor.toString() }))),
-      p.bonusSpendOrder, p.policyVersion, JSON.stringify(p.policyOverrides), p.status, p.createdAt,
+      p.bonusSpendOrder, p.policyVersion, JSON.stringify(p.policyOverrides), p.status, p.createdAt, p.issuerClass,
     ],
   );
   if (r.rows[0]) return { product: rowToProduct(r.rows[0] as Row), inserted: true };

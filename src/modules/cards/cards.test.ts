@@ -216,6 +216,42 @@ describe('loss and replacement', () => {
     expect(code(await cards.changeState({ cardId: anonCard.id, event: 'report_loss', reason: 'x' }))).toBe('anonymous_card_not_reportable');
   });
 
+  it('reports outstanding balances, escrow by issuer class, dormant cards, and expiry with breakage exposure', async () => {
+    const out = await cards.outstandingReport();
+    const row = out.find((r) => r.productId === named.id)!;
+    const live = await cards.listCards({ productId: named.id, limit: 500 });
+    let principal = 0n;
+    let bonus = 0n;
+    for (const c of live) {
+      const [p, b] = await bal(c.id);
+      principal += p;
+      bonus += b;
+    }
+    expect([row.principalMinor, row.bonusMinor, row.outstandingMinor]).toEqual([principal, bonus, principal + row.purseMinor]);
+    expect(row.cards).toBe(live.filter((c) => c.status !== 'in_stock').length);
+    // Move into the next quarter: the escrow for Q4 2026 is 30% (class B) of the balance at its end.
+    clock.set(Date.UTC(2027, 0, 5, 2, 0, 0));
+    const esc = await cards.escrowReport({ quarter: '2026Q4' });
+    if (!esc.ok) throw new Error(esc.code);
+    const e = esc.value.rows.find((r) => r.productId === named.id)!;
+    expect(e.outstandingMinor).toBe(row.outstandingMinor);
+    expect(e.requiredEscrowMinor).toBe((row.outstandingMinor * 3000n + 9999n) / 10_000n);
+    expect(code(await cards.escrowReport({ quarter: '2027Q1' }))).toBe('invalid_request');
+    const dormant = await cards.dormantReport(30);
+    expect(dormant.ok && dormant.value.find((r) => r.productId === named.id)!.dormantCards).toBeGreaterThan(0);
+    // Anonymous cards expire after 36 months; their value stays theirs and shows as breakage exposure.
+    const anonCard = await soldCard(anon, 77_00n);
+    clock.set(Date.UTC(2030, 1, 1, 2, 0, 0));
+    expect(await cards.expireCards()).toBeGreaterThanOrEqual(1);
+    expect(code(await cards.consume({ cardId: anonCard.id, idempotencyKey: key(), amountMinor: 1n, merchantId }))).toBe('card_expired');
+    const br = await cards.breakageReport();
+    expect(br.find((r) => r.productId === anon.id)!.principalMinor).toBeGreaterThanOrEqual(77_00n);
+    const re = await cards.changeState({ cardId: anonCard.id, event: 'reactivate', reason: 'holder asked' });
+    expect(re.ok && re.value.status).toBe('active');
+    expect(re.ok && re.value.validUntil!.getTime()).toBeGreaterThan(clock.nowMs());
+    expect(code(await cards.consume({ cardId: anonCard.id, idempotencyKey: key(), amountMinor: 1n, merchantId }))).toBe('ok');
+  });
+
   it('keeps every ledger invariant', async () => {
     expect((await f.ledger.verify()).violations).toEqual([]);
   });

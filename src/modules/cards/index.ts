@@ -16,12 +16,14 @@ import * as life from './lifecycle-ops.js';
 import * as offline from './offline.js';
 import * as ops from './operations.js';
 import * as products from './products.js';
+import * as reports from './reports.js';
 import type { Card, CardProduct, CardStatus, CardTransaction, CardTxKind } from './types.js';
 
 export type { Card, CardProduct, CardStatus, CardTransaction, CardTxKind, CardsDeps, CardsResult, PaymentMethod };
 export { DEFAULT_CARD_POLICY } from './domain/policy.js';
 export { maskedNumber } from './issuance.js';
 export { PURSE_LIMIT_MINOR } from './offline.js';
+export { lastQuarter, reportCsv, DEFAULT_ESCROW_BPS } from './reports.js';
 export { CardPurse, tornRetryDecision, type SignedOfflineDebit } from './domain/ecash.js';
 
 export class Cards {
@@ -131,10 +133,31 @@ export class Cards {
     return life.lapseLossReports(this.ctx);
   }
 
+  expireCards(): Promise<number> {
+    return life.expireCards(this.ctx);
+  }
+
+  // ---- reports ----------------------------------------------------------------------------------
+  outstandingReport(at?: Date) {
+    return reports.outstanding(this.ctx, at);
+  }
+  escrowReport(inp: { quarter: string; ratios?: Partial<Record<'A' | 'B' | 'C', number>> }) {
+    return reports.escrow(this.ctx, inp);
+  }
+  dormantReport(days: number) {
+    return reports.dormant(this.ctx, days);
+  }
+  breakageReport() {
+    return reports.breakage(this.ctx);
+  }
+
   startWorkers(intervalMs = 15_000): void {
     const run = (f: () => Promise<unknown>) => () => void f().catch((e: unknown) => this.ctx.log?.warn({ err: (e as Error).message }, 'card worker failed'));
     const t1 = setInterval(run(() => this.recoverPending()), intervalMs);
-    const t2 = setInterval(run(() => this.lapseLossReports()), intervalMs * 4);
+    const t2 = setInterval(run(async () => {
+      await this.lapseLossReports();
+      await this.expireCards();
+    }), intervalMs * 4);
     t1.unref();
     t2.unref();
     this.timers.push(t1, t2);

@@ -66,7 +66,16 @@ export async function changeState(ctx: Ctx, inp: { cardId: bigint; event: CardEv
       const allowed = checkLossReport(policyFor(p), { named: card.named });
       if (!allowed.ok) return allowed;
     }
-    return applyEvent(ctx, c, card, inp.event, { reason: inp.reason, actor: inp.actor ?? '' });
+    const after = await applyEvent(ctx, c, card, inp.event, { reason: inp.reason, actor: inp.actor ?? '' });
+    if (after.ok && inp.event === 'reactivate') {
+      // A re-activated card gets a fresh validity period (the regulation asks issuers to extend
+      // or replace expired cards that still hold value).
+      const p = (await store.getProduct(c, card.productId))!;
+      const validUntil = p.validityMonths === null ? null : new Date(ctx.clock.nowMs() + p.validityMonths * 30 * 86_400_000);
+      await store.updateCard(c, card.id, { valid_until: validUntil }, ctx.clock.now());
+      return ok((await store.getCard(c, card.id))!);
+    }
+    return after;
   }));
 }
 
@@ -80,6 +89,22 @@ export async function setPin(ctx: Ctx, inp: { cardId: bigint; pin: Secret }): Pr
     await store.updateCard(c, card.id, { pin_hash: hash, pin_failed_attempts: 0, pin_locked_until: null }, ctx.clock.now());
     return ok((await store.getCard(c, card.id))!);
   }));
+}
+
+/** Cards past their validity expire: they stop paying, the value stays theirs (re-activate or replace). */
+export async function expireCards(ctx: Ctx): Promise<number> {
+  const now = ctx.clock.now();
+  const r = await ctx.pool.query<{ id: bigint }>(`SELECT id FROM cards WHERE status IN ('active', 'frozen') AND valid_until <= $1 ORDER BY valid_until LIMIT 500`, [now]);
+  let n = 0;
+  for (const { id } of r.rows) {
+    const done = await serialPerCard(ctx, id, () => withTx(ctx.lockPool, async (c) => {
+      const card = await store.getCard(c, id, true);
+      if (!card || !card.validUntil || card.validUntil.getTime() > now.getTime() || !['active', 'frozen'].includes(card.status)) return false;
+      return (await applyEvent(ctx, c, card, 'expire', { reason: 'validity ended', actor: 'system' })).ok;
+    }));
+    if (done) n++;
+  }
+  return n;
 }
 
 /** Loss reports not confirmed within the provisional window lapse back to the prior state. */

@@ -12,6 +12,7 @@ export interface CreateProductInput {
   name: string;
   issuerKind: 'platform' | 'merchant';
   issuerMerchantId?: bigint;
+  issuerClass?: 'A' | 'B' | 'C';
   purpose: 'single' | 'multi';
   named: boolean;
   currency?: string;
@@ -48,6 +49,7 @@ export async function createProduct(ctx: Ctx, inp: CreateProductInput): Promise<
   const bad = (message: string) => fail('invalid_product', message);
   if (!CODE_RE.test(inp.code)) return bad('code must be 1-40 letters, digits, _ or -');
   if (inp.name.trim() === '' || inp.name.length > 100) return bad('name must be 1-100 characters');
+  if (inp.issuerClass !== undefined && !['A', 'B', 'C'].includes(inp.issuerClass)) return bad('issuer_class is A, B or C');
   const currency = inp.currency ?? 'CNY';
   if (currency !== 'CNY') return bad('prepaid cards are denominated in CNY (人民币计价)');
   if (inp.purpose === 'single' && (inp.issuerKind !== 'merchant' || inp.issuerMerchantId === undefined)) {
@@ -85,6 +87,7 @@ export async function createProduct(ctx: Ctx, inp: CreateProductInput): Promise<
     name: inp.name,
     issuerKind: inp.issuerKind,
     issuerMerchantId: inp.issuerMerchantId ?? null,
+    issuerClass: inp.issuerClass ?? 'B',
     purpose: inp.purpose,
     named: inp.named,
     currency,

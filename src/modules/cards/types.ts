@@ -13,6 +13,8 @@ export interface CardProduct {
   name: string;
   issuerKind: 'platform' | 'merchant';
   issuerMerchantId: bigint | null;
+  /** Escrow class of the issuer (A / B / C: 20% / 30% / 40% of the outstanding balance by default). */
+  issuerClass: 'A' | 'B' | 'C';
   purpose: 'single' | 'multi';
   named: boolean;
   currency: string;

@@ -67,6 +67,36 @@ export async function balanceAt(db: Queryable, accountId: bigint, at: Date): Pro
   return row ? { balance: row['b'] as bigint, asOfTransferId: row['id'] as bigint } : { balance: 0n, asOfTransferId: null };
 }
 
+/**
+ * The sum of the posted balances (normal direction) of `ids` as they stood just before `at` —
+ * each account's running balance after its last transfer before then (0 if it had none).
+ */
+export async function sumBalancesAt(db: Queryable, ids: readonly bigint[], at: Date): Promise<bigint> {
+  if (ids.length === 0) return 0n;
+  const r = await db.query<{ total: string }>(
+    `SELECT coalesce(sum(b), 0)::text AS total FROM (
+       SELECT DISTINCT ON (acct) acct, b FROM (
+         SELECT debit_account_id AS acct, seq, debit_balance_after AS b FROM transfers WHERE debit_account_id = ANY($1::bigint[]) AND created_at < $2
+         UNION ALL
+         SELECT credit_account_id, seq, credit_balance_after FROM transfers WHERE credit_account_id = ANY($1::bigint[]) AND created_at < $2
+       ) x ORDER BY acct, seq DESC
+     ) y`,
+    [ids, at],
+  );
+  return BigInt(r.rows[0]!.total);
+}
+
+/** The sum of the current posted balances (normal direction) of `ids`. */
+export async function sumBalances(db: Queryable, ids: readonly bigint[]): Promise<bigint> {
+  if (ids.length === 0) return 0n;
+  const r = await db.query<{ total: string }>(
+    `SELECT coalesce(sum(CASE WHEN type IN ('asset', 'expense') THEN debits_posted - credits_posted ELSE credits_posted - debits_posted END), 0)::text AS total
+     FROM accounts WHERE id = ANY($1::bigint[])`,
+    [ids],
+  );
+  return BigInt(r.rows[0]!.total);
+}
+
 export interface TransferFilter {
   accountId?: bigint;
   code?: string;

@@ -244,6 +244,11 @@ export class Ledger {
     return ok(await history.balanceAt(this.pool, accountId, at));
   }
 
+  /** Sum of the accounts' posted balances now, or as they stood just before `at`. */
+  sumBalances(ids: readonly bigint[], at?: Date): Promise<bigint> {
+    return at ? history.sumBalancesAt(this.pool, ids, at) : history.sumBalances(this.pool, ids);
+  }
+
   // ---- housekeeping ------------------------------------------------------------------------
 
   /** Voids every pending transfer whose timeout has passed. Safe to run from several processes. */
