@@ -24,6 +24,7 @@ const CardNumber = Type.String({ minLength: 12, maxLength: 40, description: 'ful
 
 registerStatuses(400, ['invalid_product', 'invalid_pin_format', 'pin_too_simple', 'batch_too_large', 'invalid_card_prefix', 'invalid_card_length']);
 registerStatuses(404, ['card_not_found', 'product_not_found', 'transaction_not_found']);
+registerStatuses(422, ['holder_not_found']);
 registerStatuses(409, ['card_not_in_stock', 'not_voidable', 'invalid_card_transition', 'product_exists_with_different_fields']);
 
 const Obj = Type.Record(Type.String(), Type.Unknown());
@@ -210,6 +211,15 @@ export function registerCardRoutes(app: App, deps: AppDeps, cards: Cards): void 
     const r = unwrap(await cards.replace({ cardId: parseId(req.params.id), idempotencyKey: req.body.idempotency_key, paymentMethod: req.body.payment_method as never, reason: req.body.reason, actor: actor(req) }));
     return { old_card: cardDto(r.oldCard), new_card: cardDto(r.newCard), transaction: txDto(r.transaction) };
   });
+
+  app.post('/v1/cards/:id/redeem', {
+    config: write,
+    schema: {
+      tags, summary: 'Redeem (赎回) a named card: principal paid out to the holder, bonus cancelled, card closed', security, params: IdParams,
+      body: Type.Object({ idempotency_key: Key, method: Type.Enum(['bank_account', 'cash']), holder_name_matches: Type.Boolean({ description: 'the receiving bank account is in the holder\'s name' }), reason: Type.String({ minLength: 1, maxLength: 500 }) }, { additionalProperties: false }),
+      response: { 200: Obj, ...errors },
+    },
+  }, async (req) => txDto(unwrap(await cards.redeem({ cardId: parseId(req.params.id), idempotencyKey: req.body.idempotency_key, method: req.body.method as never, holderNameMatches: req.body.holder_name_matches, reason: req.body.reason, actor: actor(req) }))));
 
   app.post('/v1/card-transactions/:id/refund', {
     config: write,

@@ -252,6 +252,44 @@ describe('loss and replacement', () => {
     expect(code(await cards.consume({ cardId: anonCard.id, idempotencyKey: key(), amountMinor: 1n, merchantId }))).toBe('ok');
   });
 
+  it('redeems a named card after the waiting period: principal paid to the holder, bonus cancelled, card closed', async () => {
+    clock.set(Date.UTC(2030, 5, 1, 2, 0, 0));
+    const fresh = await soldCard(named, 300_00n);
+    await cards.recharge({ cardId: fresh.id, idempotencyKey: key(), amountMinor: 100_00n, paymentMethod: 'bank_transfer' });
+    expect(code(await cards.redeem({ cardId: fresh.id, idempotencyKey: key(), method: 'bank_account', holderNameMatches: true, reason: 'x' }))).toBe('redeem_too_early');
+    clock.advance(95 * 86_400_000);
+    expect(code(await cards.redeem({ cardId: fresh.id, idempotencyKey: key(), method: 'cash', holderNameMatches: true, reason: 'x' }))).toBe('cash_refund_limit_exceeded');
+    expect(code(await cards.redeem({ cardId: fresh.id, idempotencyKey: key(), method: 'bank_account', holderNameMatches: false, reason: 'x' }))).toBe('refund_account_name_mismatch');
+    const r = await cards.redeem({ cardId: fresh.id, idempotencyKey: 'redeem-1', method: 'bank_account', holderNameMatches: true, reason: 'holder asked' });
+    expect(r.ok && [r.value.principalAmount, r.value.bonusAmount]).toEqual([400_00n, 10_00n]);
+    expect(await bal(fresh.id)).toEqual([0n, 0n]);
+    const after = await cards.getCard(fresh.id);
+    expect(after.ok && after.value.status).toBe('closed');
+    expect(code(await cards.recharge({ cardId: fresh.id, idempotencyKey: key(), amountMinor: 1n, paymentMethod: 'bank_transfer' }))).toBe('card_terminated');
+    const anonCard = await soldCard(anon, 10_00n);
+    clock.advance(95 * 86_400_000);
+    expect(code(await cards.redeem({ cardId: anonCard.id, idempotencyKey: key(), method: 'cash', holderNameMatches: true, reason: 'x' }))).toBe('card_not_redeemable');
+  });
+
+  it('refuses a named sale to a holder without verified real-name data', async () => {
+    const h = await parties.createCustomer({ kind: 'individual', legalName: '未实名', idType: 'resident_id', idNumber: sampleResidentId(99), realNameLevel: 1 });
+    if (!h.ok) throw new Error(h.code);
+    const b = await cards.issueBatch({ productId: named.id, count: 1 });
+    if (!b.ok) throw new Error(b.code);
+    expect(code(await cards.sell({ cardId: b.value.cards[0]!.id, idempotencyKey: key(), amountMinor: 1_00n, paymentMethod: 'bank_transfer', buyerKind: 'individual', buyerRealName: true, holderCustomerId: h.value.id }))).toBe('holder_not_verified');
+  });
+
+  it('asks the risk hook before authorizing a consume', async () => {
+    const guarded = new Cards({
+      pool: f.db.pool, lockPool, clock, nextId: f.nextId, ledger: f.ledger, parties, masterKey, businessTimeZone: 'Asia/Shanghai',
+      authorize: async (e) => (e.amountMinor > 100_00n ? 'reject' : 'accept'),
+    });
+    const card = await soldCard(anon, 500_00n);
+    expect(code(await guarded.consume({ cardId: card.id, idempotencyKey: key(), amountMinor: 200_00n, merchantId }))).toBe('risk_rejected');
+    expect(code(await guarded.consume({ cardId: card.id, idempotencyKey: key(), amountMinor: 50_00n, merchantId }))).toBe('ok');
+    expect(await bal(card.id)).toEqual([450_00n, 0n]);
+  });
+
   it('keeps every ledger invariant', async () => {
     expect((await f.ledger.verify()).violations).toEqual([]);
   });

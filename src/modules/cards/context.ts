@@ -25,7 +25,12 @@ export interface CardsDeps {
   clock: Clock;
   nextId: () => bigint;
   ledger: Ledger;
-  parties: Pick<Parties, 'merchantPayee'>;
+  parties: Pick<Parties, 'merchantPayee' | 'getCustomer'>;
+  /**
+   * The risk engine's hook (风控): asked before every consume is authorized. Without one, every
+   * authorization that passes the card's own checks goes through.
+   */
+  authorize?: (event: { cardId: bigint; productId: bigint; merchantId: bigint; amountMinor: bigint; terminalId: string | null }) => Promise<'accept' | 'reject'>;
   masterKey: MasterKey;
   businessTimeZone: string;
   log?: Logger;

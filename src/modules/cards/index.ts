@@ -35,7 +35,7 @@ export class Cards {
   }
 
   private get allHooks() {
-    return life.replaceHooks(this.ctx, 'system');
+    return life.allHooks(this.ctx, 'system');
   }
 
   createProduct(inp: products.CreateProductInput) {
@@ -120,6 +120,10 @@ export class Cards {
   }
   replace(inp: { cardId: bigint; idempotencyKey: string; paymentMethod: PaymentMethod; reason: string; actor?: string }) {
     return life.replace(this.ctx, inp);
+  }
+  /** Redemption (赎回) of a named card: principal paid out to the holder, bonus cancelled, card closed. */
+  redeem(inp: { cardId: bigint; idempotencyKey: string; method: 'cash' | 'bank_account'; holderNameMatches: boolean; reason: string; actor?: string }) {
+    return life.redeem(this.ctx, inp);
   }
 
   /** Finishes card operations a crash left pending (their intent is recorded; money moves once). */

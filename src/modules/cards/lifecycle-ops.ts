@@ -12,7 +12,7 @@ import * as store from './cards.store.js';
 import { requestHash, serialPerCard, systemAccount, type CardsResult, type Ctx } from './context.js';
 import { isLossReportLapsed, recordsPriorState, transition, type CardEvent, type CardState, type ResumableState } from './domain/lifecycle.js';
 import { checkPinFormat, hashPin } from './domain/pin.js';
-import { checkLossReport, type PaymentMethod } from './domain/policy.js';
+import { checkLossReport, checkRedeem, checkResidualRefund, type PaymentMethod } from './domain/policy.js';
 import { execute } from './execute.js';
 import { issueBatch } from './issuance.js';
 import { hooks } from './operations.js';
@@ -171,6 +171,11 @@ export async function replace(ctx: Ctx, inp: { cardId: bigint; idempotencyKey: s
   return ok({ oldCard: (await store.getCard(ctx.pool, old.id))!, newCard: (await store.getCard(ctx.pool, newCardId))!, transaction: r.value });
 }
 
+/** Every kind's hooks, for operations finished later by recovery. */
+export function allHooks(ctx: Ctx, actor: string) {
+  return { ...replaceHooks(ctx, actor), ...redeemHooks(ctx, actor) };
+}
+
 export function replaceHooks(ctx: Ctx, actor: string) {
   const setStatus = async (id: bigint, status: AccountStatus, reason: string): Promise<void> => {
     const r = await ctx.ledger.setAccountStatus({ id, status, reason, actor: 'cards' });
@@ -184,6 +189,10 @@ export function replaceHooks(ctx: Ctx, actor: string) {
       prepare: async (_c: PoolClient, card: Card) => {
         for (const id of [card.principalAccountId, card.bonusAccountId]) await setStatus(id, 'active', 'card replacement: moving the balance');
       },
+      unreserve: async (c: PoolClient, tx: CardTransaction) => {
+        const card = (await store.getCard(c, tx.cardId))!;
+        await mirror(ctx, card, card.status as CardState, 'card replacement did not complete');
+      },
       effects: async (c: PoolClient, card: Card, tx: CardTransaction) => {
         const f = tx.metadata['facts'] as Record<string, string>;
         const newId = BigInt(f['new_card']!);
@@ -193,6 +202,73 @@ export function replaceHooks(ctx: Ctx, actor: string) {
         await store.updateCard(c, card.id, { status: 'replaced', replaced_by: newId }, now);
         await store.insertEvent(c, { id: BigInt(f['old_event']!), cardId: card.id, event: 'replace', from: card.status, to: 'replaced', reason: f['reason'] ?? '', actor, now });
         for (const id of [card.principalAccountId, card.bonusAccountId]) await setStatus(id, 'closed', 'card replaced');
+      },
+    },
+  };
+}
+
+/**
+ * Redemption (赎回): a named card's principal is paid out to the holder and the card is closed.
+ * Allowed from the policy's waiting period after purchase; the payout goes to a bank account in the
+ * holder's name (cash only for small residual values). Promotional bonus is not money: it is
+ * cancelled back against the promotion expense. Value on the offline purse stays on the chip.
+ */
+export async function redeem(ctx: Ctx, inp: { cardId: bigint; idempotencyKey: string; method: 'cash' | 'bank_account'; holderNameMatches: boolean; reason: string; actor?: string }): Promise<CardsResult<CardTransaction>> {
+  const actor = inp.actor ?? '';
+  return execute(ctx, { ...replaceHooks(ctx, actor), ...redeemHooks(ctx, actor) }, {
+    cardId: inp.cardId, key: inp.idempotencyKey, hash: requestHash({ op: 'redeem', card: inp.cardId, method: inp.method, match: inp.holderNameMatches }), currency: 'CNY',
+    plan: async (c, card) => {
+      const next = transition(card.status as CardState, 'redeem_close', { named: card.named });
+      if (!next.ok) return next;
+      const p = (await store.getProduct(c, card.productId))!;
+      const policy = policyFor(p);
+      if (!card.soldAt) return fail('card_not_redeemable', 'the card was never sold');
+      const allowed = checkRedeem(policy, { named: card.named, purchasedAt: card.soldAt, now: ctx.clock.now(), timeZone: ctx.businessTimeZone });
+      if (!allowed.ok) return allowed;
+      const [pa, ba] = await Promise.all([ctx.ledger.getAccount(card.principalAccountId), ctx.ledger.getAccount(card.bonusAccountId)]);
+      if (!pa.ok || !ba.ok) throw new Error('card ledger accounts missing');
+      if (pa.value.debitsPending > 0n || ba.value.debitsPending > 0n) return fail('card_not_redeemable', 'the card has holds in progress');
+      const principal = pa.value.creditsPosted - pa.value.debitsPosted;
+      const bonus = ba.value.creditsPosted - ba.value.debitsPosted;
+      if (principal > 0n) {
+        const payout = checkResidualRefund(policy, { amountMinor: principal, method: inp.method, holderNameMatches: inp.holderNameMatches });
+        if (!payout.ok) return payout;
+      }
+      const payTo = await systemAccount(ctx, inp.method === 'cash' ? 'funding:cash' : 'funding:bank_transfer', 'CNY');
+      const promo = await systemAccount(ctx, 'promotion_expense', 'CNY');
+      if (!payTo.ok || !promo.ok) throw new Error('system accounts unavailable');
+      return ok({
+        kind: 'redeem', amount: principal, principalAmount: principal, bonusAmount: bonus, paymentMethod: inp.method, policyVersion: policy.version,
+        legs: [
+          { leg: 'payout', debitAccountId: card.principalAccountId, creditAccountId: payTo.value, amount: principal, code: 'card_redemption' },
+          { leg: 'bonus', debitAccountId: card.bonusAccountId, creditAccountId: promo.value, amount: bonus, code: 'card_bonus_cancelled' },
+        ],
+        facts: { event: ctx.nextId().toString(), reason: inp.reason },
+      });
+    },
+  });
+}
+
+function redeemHooks(ctx: Ctx, actor: string) {
+  const setStatus = async (id: bigint, status: AccountStatus, reason: string): Promise<void> => {
+    const r = await ctx.ledger.setAccountStatus({ id, status, reason, actor: 'cards' });
+    if (!r.ok && r.code !== 'invalid_status_transition') throw new Error(`ledger account ${id} -> ${status}: ${r.message}`);
+  };
+  return {
+    redeem: {
+      prepare: async (_c: PoolClient, card: Card) => {
+        for (const id of [card.principalAccountId, card.bonusAccountId]) await setStatus(id, 'active', 'card redemption: paying out');
+      },
+      // If the payout did not happen, the ledger accounts go back to what the card's state allows.
+      unreserve: async (c: PoolClient, tx: CardTransaction) => {
+        const card = (await store.getCard(c, tx.cardId))!;
+        await mirror(ctx, card, card.status as CardState, 'card redemption did not complete');
+      },
+      effects: async (c: PoolClient, card: Card, tx: CardTransaction) => {
+        const f = tx.metadata['facts'] as Record<string, string>;
+        await store.updateCard(c, card.id, { status: 'closed' }, tx.createdAt);
+        await store.insertEvent(c, { id: BigInt(f['event']!), cardId: card.id, event: 'redeem_close', from: card.status, to: 'closed', reason: f['reason'] ?? '', actor, now: tx.createdAt });
+        for (const id of [card.principalAccountId, card.bonusAccountId]) await setStatus(id, 'closed', 'card redeemed');
       },
     },
   };

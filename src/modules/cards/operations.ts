@@ -92,6 +92,12 @@ export async function sell(ctx: Ctx, inp: SellInput & { actor?: string }): Promi
       const p = await productOf(ctx, card);
       if (p.status !== 'active') return fail('product_suspended', 'the product is suspended');
       if (p.named && inp.holderCustomerId === undefined) return fail('holder_required', 'a named card needs its holder (a customer with real-name data)');
+      if (inp.holderCustomerId !== undefined) {
+        // A named card's holder is a verified person or organization (记名: real-name data on file).
+        const holder = await ctx.parties.getCustomer({ id: inp.holderCustomerId });
+        if (!holder.ok) return fail('holder_not_found', `customer ${inp.holderCustomerId} does not exist`);
+        if (holder.value.realNameLevel < 2 || holder.value.status !== 'active') return fail('holder_not_verified', 'the holder needs verified real-name data (level 2) and an active status');
+      }
       const policy = policyFor(p);
       const now = ctx.clock.now();
       const limit = checkBalanceLimit(policy, { named: p.named, balanceAfterMinor: inp.amountMinor });
@@ -187,6 +193,10 @@ export async function consume(ctx: Ctx, inp: ConsumeInput): Promise<CardsResult<
       if (payee.value.merchant.status !== 'active') return fail('merchant_not_active', 'the merchant is not active');
       const pin = await checkPin(ctx, c, card, inp.pin);
       if (!pin.ok) return pin;
+      if (ctx.authorize) {
+        const decision = await ctx.authorize({ cardId: card.id, productId: card.productId, merchantId: inp.merchantId, amountMinor: inp.amountMinor, terminalId: inp.terminalId ?? null });
+        if (decision !== 'accept') return fail('risk_rejected', 'the payment was declined by risk control');
+      }
       const p = await productOf(ctx, card);
       const b = await balances(ctx, card);
       if (b.principal + b.bonus < inp.amountMinor) return fail('insufficient_balance', 'the card balance is too low', { available: Number(b.principal + b.bonus) });
