@@ -4,14 +4,10 @@
  * submitters over N sold cards for S seconds. Latency is per authorization. Without
  * --database-url a fresh embedded PostgreSQL is started in a temp dir and removed afterwards.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { benchDatabase, percentile, round } from './support.js';
 import { systemClock } from '../src/kernel/clock.js';
 import { createPool } from '../src/kernel/db.js';
-import { startEmbeddedDb, type EmbeddedDb } from '../src/kernel/embedded-db.js';
 import { migrate } from '../src/kernel/migrate.js';
 import { MasterKey } from '../src/kernel/secret.js';
 import { acquireWorkerLease, generatorForLease } from '../src/kernel/worker-lease.js';
@@ -26,30 +22,12 @@ export interface CardsBenchOptions {
   seconds: number;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
-const pct = (sorted: number[], p: number): number => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! : 0);
-const round = (x: number): number => Math.round(x * 100) / 100;
 
 export async function runCardsBench(o: CardsBenchOptions) {
   if (o.cards < 1 || o.concurrency < 1 || o.seconds < 1) throw new Error('need cards >= 1, concurrency >= 1, seconds >= 1');
-  let embedded: EmbeddedDb | undefined;
-  let dir: string | undefined;
-  let url = o.databaseUrl;
-  if (!url) {
-    dir = mkdtempSync(join(tmpdir(), 'paycore-bench-cards-'));
-    embedded = await startEmbeddedDb({ dataDir: dir, port: await freePort() });
-    url = embedded.url;
-  }
+  const db = await benchDatabase(o.databaseUrl);
+  const url = db.url;
   const pool = createPool(url, { max: 20 });
   const lockPool = createPool(url, { max: 16 });
   try {
@@ -99,11 +77,10 @@ export async function runCardsBench(o: CardsBenchOptions) {
     const v = await ledger.verify();
     await lease.release();
     latencies.sort((a, b) => a - b);
-    return { bench: 'cards' as const, consumes_per_s: Math.round(ok / elapsed), p50_ms: round(pct(latencies, 50)), p99_ms: round(pct(latencies, 99)), cards: o.cards, concurrency: o.concurrency, seconds: round(elapsed), consumes: ok, refused, verified: v.violations.length === 0 };
+    return { bench: 'cards' as const, consumes_per_s: Math.round(ok / elapsed), p50_ms: round(percentile(latencies, 50)), p99_ms: round(percentile(latencies, 99)), cards: o.cards, concurrency: o.concurrency, seconds: round(elapsed), consumes: ok, refused, verified: v.violations.length === 0 };
   } finally {
     await lockPool.end();
     await pool.end();
-    await embedded?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await db.close();
   }
 }

@@ -8,14 +8,10 @@
  * with default settings is started in a temp dir and removed afterwards. After the run, every
  * ledger invariant is verified and reported.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { benchDatabase, percentile, round } from './support.js';
 import { systemClock } from '../src/kernel/clock.js';
 import { createPool } from '../src/kernel/db.js';
-import { startEmbeddedDb, type EmbeddedDb } from '../src/kernel/embedded-db.js';
 import { migrate } from '../src/kernel/migrate.js';
 import { acquireWorkerLease, generatorForLease } from '../src/kernel/worker-lease.js';
 import { Ledger, type TransferRequest } from '../src/modules/ledger/index.js';
@@ -29,34 +25,13 @@ export interface LedgerBenchOptions {
   hot: boolean;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
 
-const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d;
 
 export async function runLedgerBench(o: LedgerBenchOptions) {
   if (o.accounts < 2 || o.concurrency < 1 || o.seconds < 1 || o.perRequest < 1) throw new Error('need accounts >= 2, concurrency >= 1, seconds >= 1, per-request >= 1');
-  let embedded: EmbeddedDb | undefined;
-  let dir: string | undefined;
-  let url = o.databaseUrl;
-  if (!url) {
-    dir = mkdtempSync(join(tmpdir(), 'paycore-bench-'));
-    embedded = await startEmbeddedDb({ dataDir: dir, port: await freePort() });
-    url = embedded.url;
-  }
+  const db = await benchDatabase(o.databaseUrl);
+  const url = db.url;
   const pool = createPool(url, { max: 8 });
   try {
     await migrate(pool);
@@ -132,7 +107,6 @@ export async function runLedgerBench(o: LedgerBenchOptions) {
     };
   } finally {
     await pool.end();
-    await embedded?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await db.close();
   }
 }

@@ -1,24 +1,8 @@
 /** `paycore cards ...`: batch issuance (numbers to a private file) and reports as CSV. */
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { createLogger } from '../kernel/logger.js';
-import { openRuntime, type Runtime } from '../main.js';
 import { lastQuarter, reportCsv } from '../modules/cards/index.js';
-import { overrides, withDbOption, type DbOpts } from './common.js';
-
-async function withRuntime(cmd: Command, opts: DbOpts, fn: (rt: Runtime) => Promise<void>): Promise<void> {
-  const rt = await openRuntime(overrides(cmd, opts), { log: createLogger('warn'), poolMax: 4 });
-  try {
-    await fn(rt);
-  } finally {
-    await rt.close();
-  }
-}
-
-function orFail<T>(r: { ok: true; value: T } | { ok: false; code: string; message: string }): T {
-  if (!r.ok) throw new Error(`${r.code}: ${r.message}`);
-  return r.value;
-}
+import { orFail, withDbOption, withRuntime, type DbOpts } from './common.js';
 
 export function registerCardCommands(program: Command): void {
   const cards = program.command('cards').description('prepaid cards (预付卡)');

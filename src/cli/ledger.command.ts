@@ -1,24 +1,8 @@
 /** `paycore ledger ...`: invariant checks, day close, vouchers and trial balance exports. */
 import type { Command } from 'commander';
 import { businessDate } from '../kernel/clock.js';
-import { createLogger } from '../kernel/logger.js';
-import { openRuntime, type Runtime } from '../main.js';
 import * as acc from '../modules/ledger/accounting.js';
-import { json, overrides, withDbOption, type DbOpts } from './common.js';
-
-async function withRuntime(cmd: Command, opts: DbOpts, fn: (rt: Runtime) => Promise<void>): Promise<void> {
-  const rt = await openRuntime(overrides(cmd, opts), { log: createLogger('warn'), poolMax: 2 });
-  try {
-    await fn(rt);
-  } finally {
-    await rt.close();
-  }
-}
-
-function orFail<T>(r: { ok: true; value: T } | { ok: false; code: string; message: string }): T {
-  if (!r.ok) throw new Error(`${r.code}: ${r.message}`);
-  return r.value;
-}
+import { json, orFail, withDbOption, withRuntime, type DbOpts } from './common.js';
 
 export function registerLedgerCommands(program: Command): void {
   const ledger = program.command('ledger').description('ledger and accounting tools');
