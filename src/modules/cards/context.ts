@@ -55,6 +55,8 @@ export interface Ctx extends CardsDeps {
   payees: TtlCache<bigint, Awaited<ReturnType<Parties['merchantPayee']>>>;
   products: TtlCache<bigint, CardProduct | undefined>;
   acceptance: TtlCache<string, boolean>;
+  /** Hooks of every operation kind, for finishing operations left pending (set by the Cards facade). */
+  recoveryHooks: Record<string, unknown>;
 }
 
 export const CACHE_TTL_MS = 5_000;
@@ -70,6 +72,7 @@ export function makeCtx(deps: CardsDeps): Ctx {
     payees: new TtlCache(CACHE_TTL_MS, () => deps.clock.nowMs()),
     products: new TtlCache(CACHE_TTL_MS, () => deps.clock.nowMs()),
     acceptance: new TtlCache(CACHE_TTL_MS, () => deps.clock.nowMs()),
+    recoveryHooks: {},
   };
 }
 

@@ -1,5 +1,5 @@
 /** The exactly-once skeleton shared by every money operation on a card (see money.ts). */
-import { withTx, type PoolClient } from '../../kernel/db.js';
+import { isUniqueViolation, withTx, type PoolClient } from '../../kernel/db.js';
 import { businessDate } from '../../kernel/clock.js';
 import { fail, ok } from '../../kernel/errors.js';
 import * as store from './cards.store.js';
@@ -85,6 +85,23 @@ async function executeLocked(ctx: Ctx, hooks: Hooks, inp: { cardId: bigint; key:
       if (prior.tx.status === 'pending') return complete(ctx, hooks, c, card, prior.tx, inp.currency);
       return answer(prior.tx);
     }
+    // Operations a crash left pending on this card are finished first: the new one must be planned
+    // on the card as it will be once they are done (they may change its balance, holder or state).
+    const pending = await c.query<{ id: bigint }>(`SELECT id FROM card_transactions WHERE card_id = $1 AND status = 'pending' ORDER BY id`, [card.id]);
+    if (pending.rowCount) {
+      for (const { id } of pending.rows) {
+        const t = (await store.getTx(c, id))!;
+        try {
+          await complete(ctx, ctx.recoveryHooks as Hooks, c, card, t, inp.currency);
+        } catch (e) {
+          ctx.log?.error({ cardId: card.id.toString(), txId: id.toString(), err: (e as Error).message }, 'a pending card operation cannot be finished');
+          return fail('card_operation_pending', 'an earlier operation on this card is still being resolved; try again later');
+        }
+      }
+      // Re-read the card: the finished operations may have changed it.
+      const fresh = (await store.getCard(c, card.id))!;
+      Object.assign(card, fresh);
+    }
     const p = await inp.plan(c, card);
     if (!p.ok) return p;
     const intent = p.value;
@@ -120,6 +137,10 @@ async function executeLocked(ctx: Ctx, hooks: Hooks, inp: { cardId: bigint; key:
       }
       await store.insertTx(c2, tx);
       return ok(undefined);
+    }).catch((e: unknown) => {
+      // The same key is being used right now for an operation on another card.
+      if (isUniqueViolation(e, 'card_transactions_idempotency_key_key')) return fail('idempotency_key_reused', 'this idempotency key is in use for another card operation');
+      throw e;
     });
     if (!reserved.ok) return reserved;
     const { requestHash: _h, ...rest } = tx;

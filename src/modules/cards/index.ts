@@ -32,6 +32,7 @@ export class Cards {
 
   constructor(deps: CardsDeps) {
     this.ctx = makeCtx(deps);
+    this.ctx.recoveryHooks = life.allHooks(this.ctx, 'system');
   }
 
   private get allHooks() {
@@ -129,8 +130,17 @@ export class Cards {
   /** Finishes card operations a crash left pending (their intent is recorded; money moves once). */
   async recoverPending(olderThanMs = 30_000): Promise<number> {
     const ids = await store.pendingTxIds(this.ctx.pool, new Date(this.ctx.clock.nowMs() - olderThanMs), 200);
-    for (const id of ids) await resume(this.ctx, this.allHooks, id, 'CNY');
-    return ids.length;
+    let done = 0;
+    for (const id of ids) {
+      // One operation that cannot be finished must not stop the others; it is logged and retried.
+      try {
+        await resume(this.ctx, this.allHooks, id, 'CNY');
+        done++;
+      } catch (e) {
+        this.ctx.log?.error({ txId: id.toString(), err: (e as Error).message }, 'card operation recovery failed');
+      }
+    }
+    return done;
   }
 
   lapseLossReports(): Promise<number> {

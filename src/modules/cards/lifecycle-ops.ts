@@ -12,7 +12,8 @@ import * as store from './cards.store.js';
 import { requestHash, serialPerCard, systemAccount, type CardsResult, type Ctx } from './context.js';
 import { isLossReportLapsed, recordsPriorState, transition, type CardEvent, type CardState, type ResumableState } from './domain/lifecycle.js';
 import { checkPinFormat, hashPin } from './domain/pin.js';
-import { checkLossReport, checkRedeem, checkResidualRefund, type PaymentMethod } from './domain/policy.js';
+import { addCalendarMonths, checkLossReport, checkRedeem, checkResidualRefund, checkValidity, type PaymentMethod } from './domain/policy.js';
+import { businessDate } from '../../kernel/clock.js';
 import { execute } from './execute.js';
 import { issueBatch } from './issuance.js';
 import { hooks } from './operations.js';
@@ -26,7 +27,9 @@ function ledgerStatusFor(s: CardState): AccountStatus {
     case 'active':
       return 'active';
     case 'frozen':
-      return 'frozen';
+      // Refunds still reach a frozen card (the value is the holder's); recharges are refused by the
+      // card's own checks.
+      return 'debit_frozen';
     case 'loss_reported':
     case 'lost':
     case 'expired':
@@ -71,8 +74,11 @@ export async function changeState(ctx: Ctx, inp: { cardId: bigint; event: CardEv
       // A re-activated card gets a fresh validity period (the regulation asks issuers to extend
       // or replace expired cards that still hold value).
       const p = (await store.getProduct(c, card.productId))!;
-      const validUntil = p.validityMonths === null ? null : new Date(ctx.clock.nowMs() + p.validityMonths * 30 * 86_400_000);
-      await store.updateCard(c, card.id, { valid_until: validUntil }, ctx.clock.now());
+      const now = ctx.clock.now();
+      const validUntil = p.validityMonths === null ? null : new Date(`${addCalendarMonths(businessDate(now, ctx.businessTimeZone), p.validityMonths)}T16:00:00Z`);
+      const valid = checkValidity(policyFor(p), { named: card.named, validUntil, issuedAt: now, timeZone: ctx.businessTimeZone });
+      if (!valid.ok) throw new Error(`re-activation validity: ${valid.message}`);
+      await store.updateCard(c, card.id, { valid_until: validUntil }, now);
       return ok((await store.getCard(c, card.id))!);
     }
     return after;
@@ -131,31 +137,26 @@ export async function lapseLossReports(ctx: Ctx): Promise<number> {
  * (the move is an idempotent card transaction); the fee, if any, is paid by the given method.
  */
 export async function replace(ctx: Ctx, inp: { cardId: bigint; idempotencyKey: string; paymentMethod: PaymentMethod; reason: string; actor?: string }): Promise<CardsResult<{ oldCard: Card; newCard: Card; transaction: CardTransaction }>> {
-  const old = await store.getCard(ctx.pool, inp.cardId);
-  if (!old) return fail('card_not_found', `card ${inp.cardId} does not exist`);
-  // The successor is made first (in stock, unusable); a retry reuses it through the transaction's facts.
-  const prior = await store.txByKey(ctx.pool, inp.idempotencyKey);
-  let newCardId: bigint;
-  if (prior?.tx.metadata['facts']) newCardId = BigInt((prior.tx.metadata['facts'] as Record<string, string>)['new_card']!);
-  else {
-    const issued = await issueBatch(ctx, { productId: old.productId, count: 1 });
-    if (!issued.ok) return issued;
-    newCardId = issued.value.cards[0]!.id;
-  }
   const r = await execute(ctx, replaceHooks(ctx, inp.actor ?? ''), {
-    cardId: old.id, key: inp.idempotencyKey, hash: requestHash({ op: 'replace', card: inp.cardId, method: inp.paymentMethod }), currency: 'CNY',
+    cardId: inp.cardId, key: inp.idempotencyKey, hash: requestHash({ op: 'replace', card: inp.cardId, method: inp.paymentMethod }), currency: 'CNY',
     plan: async (c, card) => {
       const next = transition(card.status as CardState, 'replace', { named: card.named });
       if (!next.ok) return next;
       const p = (await store.getProduct(c, card.productId))!;
-      const fresh = (await store.getCard(c, newCardId))!;
-      const [pa, ba] = await Promise.all([ctx.ledger.getAccount(card.principalAccountId), ctx.ledger.getAccount(card.bonusAccountId)]);
-      if (!pa.ok || !ba.ok) throw new Error('card ledger accounts missing');
-      const principal = pa.value.creditsPosted - pa.value.debitsPosted - pa.value.debitsPending;
-      const bonus = availableBalance({ ...ba.value, status: 'active' });
       const fund = await systemAccount(ctx, `funding:${inp.paymentMethod}`, 'CNY');
       const fee = await systemAccount(ctx, 'fee_income', 'CNY');
       if (!fund.ok || !fee.ok) throw new Error('system accounts unavailable');
+      // The successor is made only now, under the old card's lock and after every check, and is
+      // reserved for this replacement at once (replaced_from) so it can never be sold to anyone else.
+      const issued = await issueBatch(ctx, { productId: card.productId, count: 1 });
+      if (!issued.ok) return issued;
+      const fresh = issued.value.cards[0]!;
+      await store.updateCard(ctx.pool, fresh.id, { replaced_from: card.id }, ctx.clock.now());
+      const [pa, ba] = await Promise.all([ctx.ledger.getAccount(card.principalAccountId), ctx.ledger.getAccount(card.bonusAccountId)]);
+      if (!pa.ok || !ba.ok) throw new Error('card ledger accounts missing');
+      // Everything posted moves; the old card has no holds (cards place none) — see closing below.
+      const principal = pa.value.creditsPosted - pa.value.debitsPosted - pa.value.debitsPending;
+      const bonus = ba.value.creditsPosted - ba.value.debitsPosted - ba.value.debitsPending;
       return ok({
         kind: 'replacement', amount: principal + bonus, principalAmount: principal, bonusAmount: bonus, feeAmount: p.replacementFee, paymentMethod: inp.paymentMethod, policyVersion: card.policyVersion,
         legs: [
@@ -163,12 +164,15 @@ export async function replace(ctx: Ctx, inp: { cardId: bigint; idempotencyKey: s
           { leg: 'bonus', debitAccountId: card.bonusAccountId, creditAccountId: fresh.bonusAccountId, amount: bonus, code: 'card_replacement' },
           { leg: 'fee', debitAccountId: fund.value, creditAccountId: fee.value, amount: p.replacementFee, code: 'card_replacement_fee' },
         ],
-        facts: { new_card: newCardId.toString(), reason: inp.reason, new_event: ctx.nextId().toString(), old_event: ctx.nextId().toString() },
+        facts: { new_card: fresh.id.toString(), reason: inp.reason, new_event: ctx.nextId().toString(), old_event: ctx.nextId().toString() },
       });
     },
   });
   if (!r.ok) return r;
-  return ok({ oldCard: (await store.getCard(ctx.pool, old.id))!, newCard: (await store.getCard(ctx.pool, newCardId))!, transaction: r.value });
+  if (r.value.kind !== 'replacement') return fail('idempotency_key_reused', 'this idempotency key was used for another kind of operation');
+  // The successor is the one recorded on the transaction that ran, also for a retry.
+  const newCardId = BigInt((r.value.metadata['facts'] as Record<string, string>)['new_card']!);
+  return ok({ oldCard: (await store.getCard(ctx.pool, inp.cardId))!, newCard: (await store.getCard(ctx.pool, newCardId))!, transaction: r.value });
 }
 
 /** Every kind's hooks, for operations finished later by recovery. */

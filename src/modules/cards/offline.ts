@@ -10,7 +10,7 @@ import { withTx } from '../../kernel/db.js';
 import { fail, ok } from '../../kernel/errors.js';
 import { postedBalance } from '../ledger/index.js';
 import * as store from './cards.store.js';
-import { requestHash, serialPerCard, type CardsResult, type Ctx } from './context.js';
+import { cachedAcceptance, requestHash, serialPerCard, type CardsResult, type Ctx } from './context.js';
 import { deriveCardKey, reconcileUpload, type SignedOfflineDebit } from './domain/ecash.js';
 import { isTerminated, type CardState } from './domain/lifecycle.js';
 import { execute } from './execute.js';
@@ -94,7 +94,13 @@ export async function uploadOffline(ctx: Ctx, inp: { merchantId: bigint; termina
       for (const d of rec.duplicates) report.results.push({ cardId: cardKeyId, atc: d.record.atc, status: 'duplicate', message: d.reason });
       for (const x of rec.rejected) reject(x.record, x.code, x.message);
       for (const g of rec.gaps) report.gaps.push({ cardId: cardKeyId, ...g });
+      // The same merchant checks as an online payment: active, and accepting this card's product.
+      const merchantOk = payee.value.merchant.status === 'active' && (await cachedAcceptance(ctx, card.productId, inp.merchantId));
       for (const r of rec.fresh) {
+        if (!merchantOk) {
+          reject(r, payee.value.merchant.status === 'active' ? 'merchant_not_accepted' : 'merchant_not_active', 'this merchant may not take this card');
+          continue;
+        }
         if (r.merchantId !== inp.merchantId.toString()) {
           reject(r, 'offline_record_wrong_merchant', 'the record names another merchant than the uploader');
           continue;

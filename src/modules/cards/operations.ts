@@ -29,10 +29,13 @@ function notUsable(card: Card, now: Date): CardsResult<never> | undefined {
   return undefined;
 }
 
-async function balances(ctx: Ctx, card: Card): Promise<{ principal: bigint; bonus: bigint; principalPosted: bigint }> {
-  const [p, b] = await Promise.all([ctx.ledger.getAccount(card.principalAccountId), ctx.ledger.getAccount(card.bonusAccountId)]);
-  if (!p.ok || !b.ok) throw new Error(`card ${card.id} ledger accounts are missing`);
-  return { principal: availableBalance(p.value), bonus: availableBalance(b.value), principalPosted: postedBalance(p.value) + p.value.creditsPending };
+async function balances(ctx: Ctx, card: Card): Promise<{ principal: bigint; bonus: bigint; heldFunds: bigint }> {
+  const [p, b, u] = await Promise.all([ctx.ledger.getAccount(card.principalAccountId), ctx.ledger.getAccount(card.bonusAccountId), ctx.ledger.getAccount(card.purseAccountId)]);
+  if (!p.ok || !b.ok || !u.ok) throw new Error(`card ${card.id} ledger accounts are missing`);
+  // The holder's funds the balance limit applies to: principal and the offline purse (both are
+  // prepaid money, as in the outstanding report); promotional bonus is not.
+  const heldFunds = postedBalance(p.value) + p.value.creditsPending + postedBalance(u.value) + u.value.creditsPending;
+  return { principal: availableBalance(p.value), bonus: availableBalance(b.value), heldFunds };
 }
 
 const leg = (name: string, debit: bigint, credit: bigint, amount: bigint, code: string, reversesId?: bigint): Leg => ({ leg: name, debitAccountId: debit, creditAccountId: credit, amount, code, ...(reversesId !== undefined ? { reversesId } : {}) });
@@ -88,6 +91,7 @@ export async function sell(ctx: Ctx, inp: SellInput & { actor?: string }): Promi
     cardId: inp.cardId, key: inp.idempotencyKey, hash, currency: 'CNY',
     plan: async (c, card) => {
       if (card.status !== 'in_stock') return fail('card_not_in_stock', `the card is ${card.status}, not in stock`);
+      if (card.replacedFrom !== null) return fail('card_not_in_stock', 'the card is reserved as the replacement of another card');
       if (!amountOk(inp.amountMinor)) return fail('invalid_amount', 'the initial load must be a positive amount');
       const p = await productOf(ctx, card);
       if (p.status !== 'active') return fail('product_suspended', 'the product is suspended');
@@ -136,7 +140,7 @@ export async function recharge(ctx: Ctx, inp: { cardId: bigint; idempotencyKey: 
       const funding = checkRecharge(policy, { amountMinor: inp.amountMinor, paymentMethod: inp.paymentMethod });
       if (!funding.ok) return funding;
       const b = await balances(ctx, card);
-      const limit = checkBalanceLimit(policy, { named: p.named, balanceAfterMinor: b.principalPosted + inp.amountMinor });
+      const limit = checkBalanceLimit(policy, { named: p.named, balanceAfterMinor: b.heldFunds + inp.amountMinor });
       if (!limit.ok) return limit;
       const rule = [...p.bonusRules].reverse().find((r) => r.minRechargeMinor <= inp.amountMinor);
       const bonus = rule?.bonusMinor ?? 0n;
@@ -179,6 +183,14 @@ async function checkPin(ctx: Ctx, c: PoolClient, card: Card, pin: Secret | undef
 }
 
 export async function consume(ctx: Ctx, inp: ConsumeInput): Promise<CardsResult<CardTransaction>> {
+  // The risk engine is asked before the card is locked: it may be a network call, and no card lock
+  // or connection should be held while it answers. (A retry of an authorized key asks again.)
+  if (ctx.authorize) {
+    const card = await store.getCard(ctx.pool, inp.cardId);
+    if (!card) return fail('card_not_found', `card ${inp.cardId} does not exist`);
+    const decision = await ctx.authorize({ cardId: card.id, productId: card.productId, merchantId: inp.merchantId, amountMinor: inp.amountMinor, terminalId: inp.terminalId ?? null });
+    if (decision !== 'accept') return fail('risk_rejected', 'the payment was declined by risk control');
+  }
   const hash = requestHash({ op: 'consume', cardId: inp.cardId, amount: inp.amountMinor, merchant: inp.merchantId, terminal: inp.terminalId ?? null });
   return execute(ctx, hooks, {
     cardId: inp.cardId, key: inp.idempotencyKey, hash, currency: 'CNY',
@@ -193,10 +205,7 @@ export async function consume(ctx: Ctx, inp: ConsumeInput): Promise<CardsResult<
       if (payee.value.merchant.status !== 'active') return fail('merchant_not_active', 'the merchant is not active');
       const pin = await checkPin(ctx, c, card, inp.pin);
       if (!pin.ok) return pin;
-      if (ctx.authorize) {
-        const decision = await ctx.authorize({ cardId: card.id, productId: card.productId, merchantId: inp.merchantId, amountMinor: inp.amountMinor, terminalId: inp.terminalId ?? null });
-        if (decision !== 'accept') return fail('risk_rejected', 'the payment was declined by risk control');
-      }
+
       const p = await productOf(ctx, card);
       const b = await balances(ctx, card);
       if (b.principal + b.bonus < inp.amountMinor) return fail('insufficient_balance', 'the card balance is too low', { available: Number(b.principal + b.bonus) });
@@ -256,7 +265,9 @@ async function liveCardId(ctx: Ctx, cardId: bigint): Promise<bigint> {
 export async function refund(ctx: Ctx, inp: { idempotencyKey: string; transactionId: bigint; amountMinor: bigint }): Promise<CardsResult<CardTransaction>> {
   const original = await store.getTx(ctx.pool, inp.transactionId);
   if (!original || original.kind !== 'consume') return fail('transaction_not_found', 'no such consume transaction');
-  const target = await liveCardId(ctx, original.cardId);
+  // A retry goes to the card the first attempt was made on, even if the card was replaced since.
+  const prior = await store.txByKey(ctx.pool, inp.idempotencyKey);
+  const target = prior && prior.tx.kind === 'refund' && prior.tx.relatedId === original.id ? prior.tx.cardId : await liveCardId(ctx, original.cardId);
   return execute(ctx, hooks, {
     cardId: target, key: inp.idempotencyKey, hash: requestHash({ op: 'refund', ...inp }), currency: 'CNY',
     plan: async (c, card) => {
@@ -276,6 +287,11 @@ export async function refund(ctx: Ctx, inp: { idempotencyKey: string; transactio
       let [p, b] = leftP + leftB > 0n ? allocateLargestRemainder(inp.amountMinor, [leftP, leftB]) as [bigint, bigint] : [inp.amountMinor, 0n];
       if (p > leftP) [p, b] = [leftP, inp.amountMinor - leftP];
       if (b > leftB) [p, b] = [inp.amountMinor - leftB, leftB];
+      // A refund may not lift the card over its balance limit either.
+      const prod = await productOf(ctx, card);
+      const held = await balances(ctx, card);
+      const limit = checkBalanceLimit(policyFor(prod), { named: card.named, balanceAfterMinor: held.heldFunds + p });
+      if (!limit.ok) return limit;
       const payee = await cachedPayee(ctx, o.merchantId!);
       if (!payee.ok) return fail('merchant_not_found', 'the merchant of the transaction no longer exists');
       const payable = payee.value.settlementLedgerAccountId;
