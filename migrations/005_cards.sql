@@ -143,4 +143,6 @@ CREATE TABLE card_transactions (
   CONSTRAINT card_transactions_refund_bounded CHECK (refunded_amount <= amount)
 );
 CREATE INDEX card_transactions_card ON card_transactions (card_id, id);
+-- Every operation on a card first looks for pending ones to finish (see cards/execute.ts).
+CREATE INDEX card_transactions_pending ON card_transactions (card_id) WHERE status = 'pending';
 CREATE INDEX card_transactions_merchant ON card_transactions (merchant_id, created_at) WHERE merchant_id IS NOT NULL;

@@ -32,11 +32,16 @@ export function createPool(url: string, opts: { max?: number; applicationName?: 
   return pool;
 }
 
-/** Runs `fn` in a transaction; commits when it returns, rolls back when it throws. */
-export async function withTx<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>, isolation?: 'serializable' | 'repeatable read'): Promise<T> {
+/**
+ * Runs `fn` in a transaction; commits when it returns, rolls back when it throws. With
+ * `asyncCommit` the commit does not wait for its own WAL flush (for writes made durable by a later
+ * synchronous commit; see cards/execute.ts); BEGIN and the setting go in one round trip.
+ */
+export async function withTx<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>, opts: { isolation?: 'serializable' | 'repeatable read'; asyncCommit?: boolean } = {}): Promise<T> {
   const client = await pool.connect();
   try {
-    await client.query(isolation ? `BEGIN ISOLATION LEVEL ${isolation}` : 'BEGIN');
+    const begin = opts.isolation ? `BEGIN ISOLATION LEVEL ${opts.isolation}` : 'BEGIN';
+    await client.query(opts.asyncCommit ? `${begin}; SET LOCAL synchronous_commit TO off` : begin);
     const out = await fn(client);
     await client.query('COMMIT');
     return out;

@@ -271,6 +271,22 @@ export async function txByKey(db: Queryable, key: string): Promise<{ tx: CardTra
   return row ? { tx: rowToTx(row), requestHash: row['request_hash'] as string } : undefined;
 }
 
+/** In one query: the transaction stored under `key` (if any) and the card's pending ones, oldest first. */
+export async function priorAndPending(db: Queryable, key: string, cardId: bigint): Promise<{ prior: { tx: CardTransaction; requestHash: string } | undefined; pendingIds: bigint[] }> {
+  const r = await db.query(
+    `SELECT ${TX_COLS}, request_hash FROM card_transactions WHERE idempotency_key = $1 OR (card_id = $2 AND status = 'pending') ORDER BY id`,
+    [key, cardId],
+  );
+  let prior: { tx: CardTransaction; requestHash: string } | undefined;
+  const pendingIds: bigint[] = [];
+  for (const row of r.rows as Row[]) {
+    const tx = rowToTx(row);
+    if (tx.idempotencyKey === key) prior = { tx, requestHash: row['request_hash'] as string };
+    else pendingIds.push(tx.id);
+  }
+  return { prior, pendingIds };
+}
+
 export async function getTx(db: Queryable, id: bigint, forUpdate = false): Promise<CardTransaction | undefined> {
   const r = await db.query(`SELECT ${TX_COLS} FROM card_transactions WHERE id = $1${forUpdate ? ' FOR UPDATE' : ''}`, [id]);
   return r.rows[0] ? rowToTx(r.rows[0] as Row) : undefined;

@@ -70,16 +70,15 @@ export function execute(ctx: Ctx, hooks: Hooks, inp: { cardId: bigint; key: stri
 }
 
 async function executeLocked(ctx: Ctx, hooks: Hooks, inp: { cardId: bigint; key: string; hash: string; currency: string; plan: Planner }): Promise<CardsResult<CardTransaction>> {
+  // Commits on this path need not wait for their own WAL flush: a success is only answered after
+  // the ledger's synchronous flush, which (WAL being sequential) makes the intent and everything
+  // before it durable too; a lost success record is redone by recovery from the durable intent.
+  // Refusals switch back to a synchronous commit (see complete).
   return withTx(ctx.lockPool, async (c) => {
-    // Commits on this path need not wait for their own WAL flush: a success is only answered after
-    // the ledger's synchronous flush, which (WAL being sequential) makes the intent and everything
-    // before it durable too; a lost success record is redone by recovery from the durable intent.
-    // Refusals switch back to a synchronous commit (see complete).
-    await c.query('SET LOCAL synchronous_commit TO off');
     const card = await store.getCard(c, inp.cardId, true);
     if (!card) return fail('card_not_found', `card ${inp.cardId} does not exist`);
     // Checked under the lock: a concurrent retry with the same key waits here and then sees it.
-    const prior = await store.txByKey(c, inp.key);
+    const { prior, pendingIds } = await store.priorAndPending(c, inp.key, card.id);
     if (prior) {
       if (prior.requestHash !== inp.hash || prior.tx.cardId !== card.id) return fail('idempotency_key_reused', 'this idempotency key was used for a different card operation');
       if (prior.tx.status === 'pending') return complete(ctx, hooks, c, card, prior.tx, inp.currency);
@@ -87,9 +86,8 @@ async function executeLocked(ctx: Ctx, hooks: Hooks, inp: { cardId: bigint; key:
     }
     // Operations a crash left pending on this card are finished first: the new one must be planned
     // on the card as it will be once they are done (they may change its balance, holder or state).
-    const pending = await c.query<{ id: bigint }>(`SELECT id FROM card_transactions WHERE card_id = $1 AND status = 'pending' ORDER BY id`, [card.id]);
-    if (pending.rowCount) {
-      for (const { id } of pending.rows) {
+    if (pendingIds.length > 0) {
+      for (const id of pendingIds) {
         const t = (await store.getTx(c, id))!;
         try {
           await complete(ctx, ctx.recoveryHooks as Hooks, c, card, t, inp.currency);
@@ -130,14 +128,13 @@ async function executeLocked(ctx: Ctx, hooks: Hooks, inp: { cardId: bigint; key:
     };
     // The intent (and any reservation it makes) is committed on its own before money moves.
     const reserved = await withTx(ctx.pool, async (c2) => {
-      await c2.query('SET LOCAL synchronous_commit TO off');
       if (intent.reserve) {
         const r = await intent.reserve(c2);
         if (!r.ok) return r;
       }
       await store.insertTx(c2, tx);
       return ok(undefined);
-    }).catch((e: unknown) => {
+    }, { asyncCommit: true }).catch((e: unknown) => {
       // The same key is being used right now for an operation on another card.
       if (isUniqueViolation(e, 'card_transactions_idempotency_key_key')) return fail('idempotency_key_reused', 'this idempotency key is in use for another card operation');
       throw e;
@@ -146,7 +143,7 @@ async function executeLocked(ctx: Ctx, hooks: Hooks, inp: { cardId: bigint; key:
     const { requestHash: _h, ...rest } = tx;
     const saved: CardTransaction = { ...rest, status: 'pending', refundedAmount: 0n, voided: false, failureCode: null };
     return complete(ctx, hooks, c, card, saved, inp.currency);
-  });
+  }, { asyncCommit: true });
 }
 
 /** Finishes an operation left pending by a crash (used by retries and the recovery worker). */

@@ -30,12 +30,12 @@ function notUsable(card: Card, now: Date): CardsResult<never> | undefined {
 }
 
 async function balances(ctx: Ctx, card: Card): Promise<{ principal: bigint; bonus: bigint; heldFunds: bigint }> {
-  const [p, b, u] = await Promise.all([ctx.ledger.getAccount(card.principalAccountId), ctx.ledger.getAccount(card.bonusAccountId), ctx.ledger.getAccount(card.purseAccountId)]);
-  if (!p.ok || !b.ok || !u.ok) throw new Error(`card ${card.id} ledger accounts are missing`);
+  const [p, b, u] = await ctx.ledger.getAccounts([card.principalAccountId, card.bonusAccountId, card.purseAccountId]);
+  if (!p || !b || !u) throw new Error(`card ${card.id} ledger accounts are missing`);
   // The holder's funds the balance limit applies to: principal and the offline purse (both are
   // prepaid money, as in the outstanding report); promotional bonus is not.
-  const heldFunds = postedBalance(p.value) + p.value.creditsPending + postedBalance(u.value) + u.value.creditsPending;
-  return { principal: availableBalance(p.value), bonus: availableBalance(b.value), heldFunds };
+  const heldFunds = postedBalance(p) + p.creditsPending + postedBalance(u) + u.creditsPending;
+  return { principal: availableBalance(p), bonus: availableBalance(b), heldFunds };
 }
 
 const leg = (name: string, debit: bigint, credit: bigint, amount: bigint, code: string, reversesId?: bigint): Leg => ({ leg: name, debitAccountId: debit, creditAccountId: credit, amount, code, ...(reversesId !== undefined ? { reversesId } : {}) });

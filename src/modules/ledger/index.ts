@@ -124,6 +124,13 @@ export class Ledger {
     return a ? ok(a) : fail('account_not_found', `account ${id} does not exist`);
   }
 
+  /** Several accounts in one query, in the order asked; ids that do not exist are left out. */
+  async getAccounts(ids: readonly bigint[]): Promise<Account[]> {
+    const rows = await store.getAccounts(this.pool, ids);
+    const byId = new Map(rows.map((a) => [a.id, a]));
+    return ids.flatMap((id) => (byId.has(id) ? [byId.get(id)!] : []));
+  }
+
   async getAccountByRef(ref: string): Promise<LedgerResult<Account>> {
     const a = await store.getAccountByRef(this.pool, ref);
     return a ? ok(a) : fail('account_not_found', `no account with ref ${ref}`);

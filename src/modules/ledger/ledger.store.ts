@@ -118,6 +118,11 @@ export async function getAccount(db: Queryable, id: bigint, forUpdate = false): 
   return r.rows[0] ? rowToAccount(r.rows[0] as Row) : undefined;
 }
 
+export async function getAccounts(db: Queryable, ids: readonly bigint[]): Promise<Account[]> {
+  const r = await db.query(`SELECT ${ACCOUNT_COLS} FROM accounts WHERE id = ANY($1::bigint[])`, [ids]);
+  return r.rows.map((x) => rowToAccount(x as Row));
+}
+
 export async function getAccountByRef(db: Queryable, ref: string): Promise<Account | undefined> {
   const r = await db.query(`SELECT ${ACCOUNT_COLS} FROM accounts WHERE ref = $1`, [ref]);
   return r.rows[0] ? rowToAccount(r.rows[0] as Row) : undefined;
