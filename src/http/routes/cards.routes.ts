@@ -177,6 +177,28 @@ export function registerCardRoutes(app: App, deps: AppDeps, cards: Cards): void 
     })));
   });
 
+  app.post('/v1/card-sales', {
+    config: write,
+    schema: {
+      tags, summary: 'One purchase (购卡) of several cards; real-name and non-cash thresholds apply to its total', security,
+      body: Type.Object({
+        idempotency_key: Key, payment_method: Method, buyer_kind: Type.Enum(['individual', 'organization']), buyer_real_name: Type.Boolean(),
+        buyer_customer_id: Type.Optional(IdString), holder_customer_id: Type.Optional(IdString),
+        cards: Type.Array(Type.Object({ card_id: IdString, amount: Amount }, { additionalProperties: false }), { minItems: 1, maxItems: 100 }),
+      }, { additionalProperties: false }),
+      response: { 200: Obj, ...errors },
+    },
+  }, async (req) => {
+    const b = req.body;
+    const r = unwrap(await cards.sellPurchase({
+      idempotencyKey: b.idempotency_key, paymentMethod: b.payment_method as never, buyerKind: b.buyer_kind as never, buyerRealName: b.buyer_real_name, actor: actor(req),
+      cards: b.cards.map((c) => ({ cardId: parseId(c.card_id, 'card_id'), amountMinor: BigInt(c.amount) })),
+      ...(b.buyer_customer_id ? { buyerCustomerId: parseId(b.buyer_customer_id, 'buyer_customer_id') } : {}),
+      ...(b.holder_customer_id ? { holderCustomerId: parseId(b.holder_customer_id, 'holder_customer_id') } : {}),
+    }));
+    return { sale_id: r.saleId.toString(), transactions: r.transactions.map(txDto) };
+  });
+
   app.post('/v1/cards/:id/recharge', {
     config: write,
     schema: { tags, summary: 'Recharge a card (bonus by the product\'s rules)', security, params: IdParams, body: Type.Object({ idempotency_key: Key, amount: Amount, payment_method: Method }, { additionalProperties: false }), response: { 200: Obj, ...errors } },

@@ -127,6 +127,23 @@ describe('issue and sale', () => {
   });
 });
 
+describe('purchases of several cards', () => {
+  it('judges real name and cash on the purchase total, so splitting cannot dodge the thresholds', async () => {
+    const b = await cards.issueBatch({ productId: anon.id, count: 11 });
+    if (!b.ok) throw new Error(b.code);
+    const items = b.value.cards.map((c) => ({ cardId: c.id, amountMinor: 1000_00n }));
+    // Eleven anonymous cards of 1,000: 11,000 in one purchase needs the buyer's real name.
+    expect(code(await cards.sellPurchase({ idempotencyKey: key(), cards: items, paymentMethod: 'bank_transfer', buyerKind: 'individual', buyerRealName: false }))).toBe('real_name_required');
+    // An organization paying 2,000 in cash for two cards is fine; 6,000 is not.
+    expect(code(await cards.sellPurchase({ idempotencyKey: key(), cards: items.slice(0, 6), paymentMethod: 'cash', buyerKind: 'organization', buyerRealName: true }))).toBe('bank_transfer_required');
+    const r = await cards.sellPurchase({ idempotencyKey: 'purchase-1', cards: items, paymentMethod: 'bank_transfer', buyerKind: 'individual', buyerRealName: true });
+    expect(r.ok && r.value.transactions).toHaveLength(11);
+    const again = await cards.sellPurchase({ idempotencyKey: 'purchase-1', cards: items, paymentMethod: 'bank_transfer', buyerKind: 'individual', buyerRealName: true });
+    expect(again.ok && r.ok && again.value.saleId).toBe(r.ok ? r.value.saleId : 0n);
+    for (const item of items) expect(await bal(item.cardId)).toEqual([1000_00n, 0n]);
+  });
+});
+
 describe('recharge and consume', () => {
   it('recharges with the bonus rule and refuses going over the balance limit', async () => {
     const card = await soldCard(named, 1000_00n);

@@ -77,6 +77,10 @@ export class Cards {
   sell(inp: ops.SellInput & { actor?: string }) {
     return ops.sell(this.ctx, inp);
   }
+  /** One purchase of several cards, judged by the policy on its total. */
+  sellPurchase(inp: ops.PurchaseInput) {
+    return ops.sellPurchase(this.ctx, inp);
+  }
   recharge(inp: { cardId: bigint; idempotencyKey: string; amountMinor: bigint; paymentMethod: PaymentMethod }) {
     return ops.recharge(this.ctx, inp);
   }

@@ -56,6 +56,8 @@ export interface SellInput {
   buyerKind: BuyerKind;
   buyerRealName: boolean;
   holderCustomerId?: bigint;
+  /** The whole purchase's total when this card is one of several bought together (policy thresholds apply to the purchase). */
+  purchaseTotalMinor?: bigint;
 }
 
 export const hooks: Partial<Record<CardTxKind, KindHooks>> = {
@@ -106,7 +108,7 @@ export async function sell(ctx: Ctx, inp: SellInput & { actor?: string }): Promi
       const now = ctx.clock.now();
       const limit = checkBalanceLimit(policy, { named: p.named, balanceAfterMinor: inp.amountMinor });
       if (!limit.ok) return limit;
-      const purchase = checkPurchase(policy, { buyerKind: inp.buyerKind, named: p.named, totalMinor: inp.amountMinor + p.issuanceFee, paymentMethod: inp.paymentMethod, buyerRealName: inp.buyerRealName });
+      const purchase = checkPurchase(policy, { buyerKind: inp.buyerKind, named: p.named, totalMinor: inp.purchaseTotalMinor ?? inp.amountMinor + p.issuanceFee, paymentMethod: inp.paymentMethod, buyerRealName: inp.buyerRealName });
       if (!purchase.ok) return purchase;
       const validUntil = p.validityMonths === null ? null : new Date(`${addCalendarMonths(businessDate(now, ctx.businessTimeZone), p.validityMonths)}T16:00:00Z`);
       const validity = checkValidity(policy, { named: p.named, validUntil, issuedAt: now, timeZone: ctx.businessTimeZone });
@@ -315,4 +317,77 @@ export async function cardBalance(ctx: Ctx, cardId: bigint): Promise<CardsResult
   const b = await balances(ctx, card);
   const purse = await ctx.ledger.getAccount(card.purseAccountId);
   return ok({ card, principalMinor: b.principal, bonusMinor: b.bonus, purseMinor: purse.ok ? postedBalance(purse.value) : 0n });
+}
+
+// ---- purchases of several cards ---------------------------------------------------------------
+
+export interface PurchaseInput {
+  idempotencyKey: string;
+  cards: { cardId: bigint; amountMinor: bigint }[];
+  paymentMethod: PaymentMethod;
+  buyerKind: BuyerKind;
+  buyerRealName: boolean;
+  buyerCustomerId?: bigint;
+  /** The holder of named cards in this purchase. */
+  holderCustomerId?: bigint;
+  actor?: string;
+}
+
+export const MAX_CARDS_PER_PURCHASE = 100;
+
+/**
+ * One purchase (购卡) of several cards. The policy thresholds (real name, non-cash payment) are
+ * decided on the purchase's total, so splitting a purchase into single-card sales cannot dodge
+ * them. The purchase is validated as a whole first; the cards are then sold one by one, each an
+ * idempotent operation keyed `<purchase key>:<n>`, so a retry after an interruption sells exactly
+ * the cards not sold yet.
+ */
+export async function sellPurchase(ctx: Ctx, inp: PurchaseInput): Promise<CardsResult<{ saleId: bigint; transactions: CardTransaction[] }>> {
+  if (inp.cards.length < 1 || inp.cards.length > MAX_CARDS_PER_PURCHASE) return fail('invalid_request', `a purchase has 1-${MAX_CARDS_PER_PURCHASE} cards`);
+  if (new Set(inp.cards.map((c) => c.cardId)).size !== inp.cards.length) return fail('invalid_request', 'each card appears once in a purchase');
+  if (inp.cards.some((c) => !amountOk(c.amountMinor))) return fail('invalid_amount', 'every card needs a positive initial load');
+  const hash = requestHash({ op: 'purchase', ...inp, actor: undefined });
+  const existing = await ctx.pool.query<{ id: bigint; request_hash: string }>('SELECT id, request_hash FROM card_sales WHERE idempotency_key = $1', [inp.idempotencyKey]);
+  let saleId: bigint;
+  let total = 0n;
+  if (existing.rows[0]) {
+    if (existing.rows[0].request_hash !== hash) return fail('idempotency_key_reused', 'this idempotency key was used for a different purchase');
+    saleId = existing.rows[0].id;
+    const t = await ctx.pool.query<{ total: bigint }>('SELECT total FROM card_sales WHERE id = $1', [saleId]);
+    total = t.rows[0]!.total;
+  } else {
+    let policyVersion = '';
+    for (const item of inp.cards) {
+      const card = await store.getCard(ctx.pool, item.cardId);
+      if (!card) return fail('card_not_found', `card ${item.cardId} does not exist`);
+      if (card.status !== 'in_stock' || card.replacedFrom !== null) return fail('card_not_in_stock', `card ${card.id} is not in stock`);
+      const p = await productOf(ctx, card);
+      total += item.amountMinor + p.issuanceFee;
+      policyVersion = policyFor(p).version;
+    }
+    // Each product's policy judges the whole purchase.
+    for (const item of inp.cards) {
+      const card = (await store.getCard(ctx.pool, item.cardId))!;
+      const p = await productOf(ctx, card);
+      const r = checkPurchase(policyFor(p), { buyerKind: inp.buyerKind, named: p.named, totalMinor: total, paymentMethod: inp.paymentMethod, buyerRealName: inp.buyerRealName });
+      if (!r.ok) return r;
+    }
+    saleId = ctx.nextId();
+    const ins = await ctx.pool.query(
+      `INSERT INTO card_sales (id, idempotency_key, request_hash, buyer_kind, buyer_customer_id, payment_method, total, card_count, policy_version, created_at)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) ON CONFLICT (idempotency_key) DO NOTHING`,
+      [saleId, inp.idempotencyKey, hash, inp.buyerKind, inp.buyerCustomerId ?? null, inp.paymentMethod, total, inp.cards.length, policyVersion, ctx.clock.now()],
+    );
+    if (ins.rowCount === 0) return sellPurchase(ctx, inp);
+  }
+  const transactions: CardTransaction[] = [];
+  for (const [i, item] of inp.cards.entries()) {
+    const r = await sell(ctx, {
+      cardId: item.cardId, idempotencyKey: `${inp.idempotencyKey}:${i}`, amountMinor: item.amountMinor, paymentMethod: inp.paymentMethod, buyerKind: inp.buyerKind,
+      buyerRealName: inp.buyerRealName, purchaseTotalMinor: total, ...(inp.holderCustomerId !== undefined ? { holderCustomerId: inp.holderCustomerId } : {}), ...(inp.actor ? { actor: inp.actor } : {}),
+    });
+    if (!r.ok) return fail(r.code, `card ${i + 1} of the purchase: ${r.message}`, { sale_id: saleId.toString(), sold: transactions.map((t) => t.cardId.toString()) });
+    transactions.push(r.value);
+  }
+  return ok({ saleId, transactions });
 }
