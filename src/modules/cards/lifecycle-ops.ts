@@ -41,10 +41,7 @@ function ledgerStatusFor(s: CardState): AccountStatus {
 }
 
 async function mirror(ctx: Ctx, card: Card, s: CardState, reason: string): Promise<void> {
-  for (const id of [card.principalAccountId, card.bonusAccountId]) {
-    const r = await ctx.ledger.setAccountStatus({ id, status: ledgerStatusFor(s), reason, actor: 'cards' });
-    if (!r.ok && r.code !== 'invalid_status_transition') throw new Error(`ledger status of card ${card.id}: ${r.message}`);
-  }
+  for (const id of [card.principalAccountId, card.bonusAccountId]) await setLedgerStatus(ctx, id, ledgerStatusFor(s), reason);
 }
 
 export async function applyEvent(ctx: Ctx, c: PoolClient, card: Card, event: CardEvent, inp: { reason: string; actor: string }): Promise<CardsResult<Card>> {
@@ -175,28 +172,38 @@ export async function replace(ctx: Ctx, inp: { cardId: bigint; idempotencyKey: s
   return ok({ oldCard: (await store.getCard(ctx.pool, inp.cardId))!, newCard: (await store.getCard(ctx.pool, newCardId))!, transaction: r.value });
 }
 
+async function setLedgerStatus(ctx: Ctx, id: bigint, status: AccountStatus, reason: string): Promise<void> {
+  const r = await ctx.ledger.setAccountStatus({ id, status, reason, actor: 'cards' });
+  if (!r.ok && r.code !== 'invalid_status_transition') throw new Error(`ledger account ${id} -> ${status}: ${r.message}`);
+}
+
+/**
+ * For operations that move a card's whole balance out (replacement, redemption): the card's
+ * accounts may be debit-frozen by a loss report, so the freeze is lifted for the move only (the card
+ * lock keeps every other operation out meanwhile) and put back if the move did not happen.
+ */
+function moveOutHooks(ctx: Ctx, what: string) {
+  return {
+    prepare: async (_c: PoolClient, card: Card) => {
+      for (const id of [card.principalAccountId, card.bonusAccountId]) await setLedgerStatus(ctx, id, 'active', `card ${what}: moving the balance`);
+    },
+    unreserve: async (c: PoolClient, tx: CardTransaction) => {
+      const card = (await store.getCard(c, tx.cardId))!;
+      await mirror(ctx, card, card.status as CardState, `card ${what} did not complete`);
+    },
+  };
+}
+
 /** Every kind's hooks, for operations finished later by recovery. */
 export function allHooks(ctx: Ctx, actor: string) {
   return { ...replaceHooks(ctx, actor), ...redeemHooks(ctx, actor) };
 }
 
 export function replaceHooks(ctx: Ctx, actor: string) {
-  const setStatus = async (id: bigint, status: AccountStatus, reason: string): Promise<void> => {
-    const r = await ctx.ledger.setAccountStatus({ id, status, reason, actor: 'cards' });
-    if (!r.ok && r.code !== 'invalid_status_transition') throw new Error(`ledger account ${id} -> ${status}: ${r.message}`);
-  };
   return {
     ...hooks,
     replacement: {
-      // The old card's accounts are debit-frozen by the loss report; lift that for the move only
-      // (the card lock keeps every other operation on this card out meanwhile).
-      prepare: async (_c: PoolClient, card: Card) => {
-        for (const id of [card.principalAccountId, card.bonusAccountId]) await setStatus(id, 'active', 'card replacement: moving the balance');
-      },
-      unreserve: async (c: PoolClient, tx: CardTransaction) => {
-        const card = (await store.getCard(c, tx.cardId))!;
-        await mirror(ctx, card, card.status as CardState, 'card replacement did not complete');
-      },
+      ...moveOutHooks(ctx, 'replacement'),
       effects: async (c: PoolClient, card: Card, tx: CardTransaction) => {
         const f = tx.metadata['facts'] as Record<string, string>;
         const newId = BigInt(f['new_card']!);
@@ -205,7 +212,7 @@ export function replaceHooks(ctx: Ctx, actor: string) {
         await store.insertEvent(c, { id: BigInt(f['new_event']!), cardId: newId, event: 'sell_activate', from: 'in_stock', to: 'active', reason: `replaces card ${card.id}`, actor, now });
         await store.updateCard(c, card.id, { status: 'replaced', replaced_by: newId }, now);
         await store.insertEvent(c, { id: BigInt(f['old_event']!), cardId: card.id, event: 'replace', from: card.status, to: 'replaced', reason: f['reason'] ?? '', actor, now });
-        for (const id of [card.principalAccountId, card.bonusAccountId]) await setStatus(id, 'closed', 'card replaced');
+        for (const id of [card.principalAccountId, card.bonusAccountId]) await setLedgerStatus(ctx, id, 'closed', 'card replaced');
       },
     },
   };
@@ -254,25 +261,14 @@ export async function redeem(ctx: Ctx, inp: { cardId: bigint; idempotencyKey: st
 }
 
 function redeemHooks(ctx: Ctx, actor: string) {
-  const setStatus = async (id: bigint, status: AccountStatus, reason: string): Promise<void> => {
-    const r = await ctx.ledger.setAccountStatus({ id, status, reason, actor: 'cards' });
-    if (!r.ok && r.code !== 'invalid_status_transition') throw new Error(`ledger account ${id} -> ${status}: ${r.message}`);
-  };
   return {
     redeem: {
-      prepare: async (_c: PoolClient, card: Card) => {
-        for (const id of [card.principalAccountId, card.bonusAccountId]) await setStatus(id, 'active', 'card redemption: paying out');
-      },
-      // If the payout did not happen, the ledger accounts go back to what the card's state allows.
-      unreserve: async (c: PoolClient, tx: CardTransaction) => {
-        const card = (await store.getCard(c, tx.cardId))!;
-        await mirror(ctx, card, card.status as CardState, 'card redemption did not complete');
-      },
+      ...moveOutHooks(ctx, 'redemption'),
       effects: async (c: PoolClient, card: Card, tx: CardTransaction) => {
         const f = tx.metadata['facts'] as Record<string, string>;
         await store.updateCard(c, card.id, { status: 'closed' }, tx.createdAt);
         await store.insertEvent(c, { id: BigInt(f['event']!), cardId: card.id, event: 'redeem_close', from: card.status, to: 'closed', reason: f['reason'] ?? '', actor, now: tx.createdAt });
-        for (const id of [card.principalAccountId, card.bonusAccountId]) await setStatus(id, 'closed', 'card redeemed');
+        for (const id of [card.principalAccountId, card.bonusAccountId]) await setLedgerStatus(ctx, id, 'closed', 'card redeemed');
       },
     },
   };
