@@ -177,6 +177,15 @@ export async function getCard(db: Queryable, id: bigint, forUpdate = false): Pro
   return r.rows[0] ? rowToCard(r.rows[0] as Row) : undefined;
 }
 
+/** Locks several cards in id order (so two batches never wait on each other in a cycle). */
+export async function lockCards(db: Queryable, ids: readonly bigint[]): Promise<Map<bigint, Card>> {
+  const r = await db.query(`SELECT ${CARD_COLS} FROM cards WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE`, [ids]);
+  return new Map(r.rows.map((x) => {
+    const c = rowToCard(x as Row);
+    return [c.id, c] as const;
+  }));
+}
+
 export async function cardIdByHash(db: Queryable, hash: string): Promise<bigint | undefined> {
   const r = await db.query('SELECT id FROM cards WHERE number_hash = $1', [hash]);
   return (r.rows[0] as Row | undefined)?.['id'] as bigint | undefined;
@@ -263,6 +272,53 @@ export async function insertTx(db: Queryable, t: NewTx): Promise<void> {
       t.relatedId, t.paymentMethod, t.businessDate, t.policyVersion, JSON.stringify(t.metadata), t.createdAt,
     ],
   );
+}
+
+/** Inserts many pending card transactions in one statement. */
+export async function insertTxs(db: Queryable, ts: readonly NewTx[]): Promise<void> {
+  if (ts.length === 0) return;
+  const col = <T>(f: (t: NewTx) => T): T[] => ts.map(f);
+  await db.query(
+    `INSERT INTO card_transactions (id, idempotency_key, request_hash, card_id, kind, status, amount, principal_amount, bonus_amount, fee_amount,
+       merchant_id, terminal_id, related_id, payment_method, business_date, policy_version, metadata, created_at)
+     SELECT u.id, u.k, u.h, u.card, u.kind, 'pending', u.amount, u.p, u.b, u.fee, u.m, u.term, u.rel, u.pm, u.bd, u.pv, u.meta, $17
+     FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[],
+       $10::bigint[], $11::text[], $12::bigint[], $13::text[], $14::date[], $15::text[], $16::jsonb[])
+       AS u(id, k, h, card, kind, amount, p, b, fee, m, term, rel, pm, bd, pv, meta)`,
+    [
+      col((t) => t.id), col((t) => t.idempotencyKey), col((t) => t.requestHash), col((t) => t.cardId), col((t) => t.kind), col((t) => t.amount),
+      col((t) => t.principalAmount), col((t) => t.bonusAmount), col((t) => t.feeAmount), col((t) => t.merchantId), col((t) => t.terminalId),
+      col((t) => t.relatedId), col((t) => t.paymentMethod), col((t) => t.businessDate), col((t) => t.policyVersion), col((t) => JSON.stringify(t.metadata)),
+      ts[0]!.createdAt,
+    ],
+  );
+}
+
+/** Records the outcome of many pending card transactions in one statement. */
+export async function finishTxs(db: Queryable, rows: readonly { id: bigint; status: 'succeeded' | 'failed'; code: string | null }[]): Promise<void> {
+  if (rows.length === 0) return;
+  await db.query(
+    `UPDATE card_transactions t SET status = v.s, failure_code = v.c FROM unnest($1::bigint[], $2::text[], $3::text[]) AS v(id, s, c)
+     WHERE t.id = v.id AND t.status = 'pending'`,
+    [rows.map((r) => r.id), rows.map((r) => r.status), rows.map((r) => r.code)],
+  );
+}
+
+/** Stored transactions under these keys, and which of these cards have pending ones. */
+export async function priorsAndPendingCards(db: Queryable, keys: readonly string[], cardIds: readonly bigint[]): Promise<{ priors: Map<string, { tx: CardTransaction; requestHash: string }>; pendingCards: Set<bigint> }> {
+  const r = await db.query(
+    `SELECT ${TX_COLS}, request_hash FROM card_transactions WHERE idempotency_key = ANY($1::text[]) OR (card_id = ANY($2::bigint[]) AND status = 'pending')`,
+    [keys, cardIds],
+  );
+  const priors = new Map<string, { tx: CardTransaction; requestHash: string }>();
+  const pendingCards = new Set<bigint>();
+  const wanted = new Set(keys);
+  for (const row of r.rows as Row[]) {
+    const tx = rowToTx(row);
+    if (wanted.has(tx.idempotencyKey)) priors.set(tx.idempotencyKey, { tx, requestHash: row['request_hash'] as string });
+    if (tx.status === 'pending') pendingCards.add(tx.cardId);
+  }
+  return { priors, pendingCards };
 }
 
 export async function txByKey(db: Queryable, key: string): Promise<{ tx: CardTransaction; requestHash: string } | undefined> {

@@ -30,6 +30,8 @@ export interface CardsDeps {
    * The risk engine's hook (风控): asked before every consume is authorized. Without one, every
    * authorization that passes the card's own checks goes through.
    */
+  /** Authorize concurrent consumes in batches (default true); false keeps the one-by-one path. */
+  batchConsumes?: boolean;
   authorize?: (event: { cardId: bigint; productId: bigint; merchantId: bigint; amountMinor: bigint; terminalId: string | null }) => Promise<'accept' | 'reject'>;
   masterKey: MasterKey;
   businessTimeZone: string;
@@ -57,6 +59,8 @@ export interface Ctx extends CardsDeps {
   acceptance: TtlCache<string, boolean>;
   /** Hooks of every operation kind, for finishing operations left pending (set by the Cards facade). */
   recoveryHooks: Record<string, unknown>;
+  /** Batches concurrent consume authorizations (set by the Cards facade). */
+  consumeBatcher?: { submit(inp: import('./operations.js').ConsumeInput): Promise<CardsResult<import('./types.js').CardTransaction>> };
 }
 
 export const CACHE_TTL_MS = 5_000;

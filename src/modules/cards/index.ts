@@ -13,6 +13,7 @@ import type { SignedOfflineDebit } from './domain/ecash.js';
 import { resume } from './execute.js';
 import * as issuance from './issuance.js';
 import * as life from './lifecycle-ops.js';
+import { ConsumeBatcher } from './consume-batcher.js';
 import * as offline from './offline.js';
 import * as ops from './operations.js';
 import * as products from './products.js';
@@ -33,6 +34,7 @@ export class Cards {
   constructor(deps: CardsDeps) {
     this.ctx = makeCtx(deps);
     this.ctx.recoveryHooks = life.allHooks(this.ctx, 'system');
+    if (deps.batchConsumes !== false) this.ctx.consumeBatcher = new ConsumeBatcher(this.ctx);
   }
 
   private get allHooks() {

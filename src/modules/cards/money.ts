@@ -27,7 +27,7 @@ export interface Leg {
 }
 
 /** Ledger codes a card holder or operator should see in card terms. */
-function mapLedgerCode(code: string): CardsErrorCode {
+export function mapLedgerCode(code: string): CardsErrorCode {
   switch (code) {
     case 'insufficient_funds':
       return 'insufficient_balance';

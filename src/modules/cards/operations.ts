@@ -193,37 +193,55 @@ export async function consume(ctx: Ctx, inp: ConsumeInput): Promise<CardsResult<
     const decision = await ctx.authorize({ cardId: card.id, productId: card.productId, merchantId: inp.merchantId, amountMinor: inp.amountMinor, terminalId: inp.terminalId ?? null });
     if (decision !== 'accept') return fail('risk_rejected', 'the payment was declined by risk control');
   }
-  const hash = requestHash({ op: 'consume', cardId: inp.cardId, amount: inp.amountMinor, merchant: inp.merchantId, terminal: inp.terminalId ?? null });
+  return ctx.consumeBatcher ? ctx.consumeBatcher.submit(inp) : consumeOneByOne(ctx, inp);
+}
+
+/** The one-by-one consume path (PIN cards, cards with pending operations, and the batcher's fallbacks). */
+export async function consumeOneByOne(ctx: Ctx, inp: ConsumeInput): Promise<CardsResult<CardTransaction>> {
+  const hash = consumeHash(inp);
   return execute(ctx, hooks, {
     cardId: inp.cardId, key: inp.idempotencyKey, hash, currency: 'CNY',
     plan: async (c, card) => {
-      if (!amountOk(inp.amountMinor)) return fail('invalid_amount', 'the amount must be positive');
-      const now = ctx.clock.now();
-      const unusable = notUsable(card, now);
+      // The PIN is checked first only when the card is otherwise usable, so a wrong PIN on a dead
+      // card does not count against it.
+      const unusable = notUsable(card, ctx.clock.now());
       if (unusable) return unusable;
-      if (!(await cachedAcceptance(ctx, card.productId, inp.merchantId))) return fail('merchant_not_accepted', 'this merchant does not accept this card');
-      const payee = await cachedPayee(ctx, inp.merchantId);
-      if (!payee.ok) return fail('merchant_not_found', `merchant ${inp.merchantId} does not exist`);
-      if (payee.value.merchant.status !== 'active') return fail('merchant_not_active', 'the merchant is not active');
       const pin = await checkPin(ctx, c, card, inp.pin);
       if (!pin.ok) return pin;
 
-      const p = await productOf(ctx, card);
-      const b = await balances(ctx, card);
-      if (b.principal + b.bonus < inp.amountMinor) return fail('insufficient_balance', 'the card balance is too low', { available: Number(b.principal + b.bonus) });
-      // Split between principal and bonus by the product's order (principal first by default).
-      let fromPrincipal: bigint;
-      if (p.bonusSpendOrder === 'bonus_first') fromPrincipal = inp.amountMinor - (b.bonus < inp.amountMinor ? b.bonus : inp.amountMinor);
-      else fromPrincipal = b.principal < inp.amountMinor ? b.principal : inp.amountMinor;
-      const fromBonus = inp.amountMinor - fromPrincipal;
-      const payable = payee.value.settlementLedgerAccountId;
-      return ok({
-        kind: 'consume', amount: inp.amountMinor, principalAmount: fromPrincipal, bonusAmount: fromBonus, merchantId: inp.merchantId,
-        terminalId: inp.terminalId ?? null, policyVersion: card.policyVersion,
-        legs: [leg('principal', card.principalAccountId, payable, fromPrincipal, 'card_consume'), leg('bonus', card.bonusAccountId, payable, fromBonus, 'card_consume_bonus')],
-      });
+      return planConsume(ctx, card, await productOf(ctx, card), await balances(ctx, card), inp);
     },
   });
+}
+
+/**
+ * The consume decision once the card, its product and its spendable balances are known (and the
+ * PIN, if any, was checked): balance, then the split between principal and bonus by the product's
+ * order, then the legs. Shared by the one-by-one path and the batched authorizer.
+ */
+export async function planConsume(ctx: Ctx, card: Card, p: CardProduct, b: { principal: bigint; bonus: bigint }, inp: ConsumeInput): Promise<CardsResult<Intent>> {
+  if (!amountOk(inp.amountMinor)) return fail('invalid_amount', 'the amount must be positive');
+  const unusable = notUsable(card, ctx.clock.now());
+  if (unusable) return unusable;
+  if (!(await cachedAcceptance(ctx, card.productId, inp.merchantId))) return fail('merchant_not_accepted', 'this merchant does not accept this card');
+  const payee = await cachedPayee(ctx, inp.merchantId);
+  if (!payee.ok) return fail('merchant_not_found', `merchant ${inp.merchantId} does not exist`);
+  if (payee.value.merchant.status !== 'active') return fail('merchant_not_active', 'the merchant is not active');
+  if (b.principal + b.bonus < inp.amountMinor) return fail('insufficient_balance', 'the card balance is too low', { available: Number(b.principal + b.bonus) });
+  let fromPrincipal: bigint;
+  if (p.bonusSpendOrder === 'bonus_first') fromPrincipal = inp.amountMinor - (b.bonus < inp.amountMinor ? b.bonus : inp.amountMinor);
+  else fromPrincipal = b.principal < inp.amountMinor ? b.principal : inp.amountMinor;
+  const fromBonus = inp.amountMinor - fromPrincipal;
+  const payable = payee.value.settlementLedgerAccountId;
+  return ok({
+    kind: 'consume', amount: inp.amountMinor, principalAmount: fromPrincipal, bonusAmount: fromBonus, merchantId: inp.merchantId,
+    terminalId: inp.terminalId ?? null, policyVersion: card.policyVersion,
+    legs: [leg('principal', card.principalAccountId, payable, fromPrincipal, 'card_consume'), leg('bonus', card.bonusAccountId, payable, fromBonus, 'card_consume_bonus')],
+  });
+}
+
+export function consumeHash(inp: ConsumeInput): string {
+  return requestHash({ op: 'consume', cardId: inp.cardId, amount: inp.amountMinor, merchant: inp.merchantId, terminal: inp.terminalId ?? null });
 }
 
 // ---- void and refund --------------------------------------------------------------------------
