@@ -9,7 +9,7 @@
  * with a pending operation, a key already used — is handed to the one-by-one path afterwards.
  */
 import { businessDate } from '../../kernel/clock.js';
-import { withTx } from '../../kernel/db.js';
+import { isUniqueViolation, withTx } from '../../kernel/db.js';
 import { fail, ok } from '../../kernel/errors.js';
 import { availableBalance } from '../ledger/index.js';
 import type { TransferRequest } from '../ledger/index.js';
@@ -121,8 +121,20 @@ export class ConsumeBatcher {
         });
       }
       if (planned.length === 0) return;
-      // The intents are committed before money moves (made durable by the ledger's flush).
-      await withTx(ctx.pool, (c2) => store.insertTxs(c2, planned.map((x) => x.tx)), { asyncCommit: true });
+      // The intents are committed before money moves (made durable by the ledger's flush). If one
+      // of the keys was taken meanwhile (another process, another card), nothing was written and
+      // the whole batch goes the one-by-one way, which answers each key exactly.
+      const written = await withTx(ctx.pool, (c2) => store.insertTxs(c2, planned.map((x) => x.tx)), { asyncCommit: true }).then(
+        () => true,
+        (e: unknown) => {
+          if (isUniqueViolation(e)) return false;
+          throw e;
+        },
+      );
+      if (!written) {
+        later.push(...planned.map((x) => x.p));
+        return;
+      }
       const reqs: TransferRequest[] = [];
       const owner: number[] = [];
       planned.forEach((x, i) => {
