@@ -1,5 +1,5 @@
 // Proves the ledger with real server processes: two processes on one database never overdraw (100 concurrent debits, exactly 10 covered), and after kill -9 mid-write every acknowledged transfer exists exactly once and `paycore ledger verify` passes.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -162,5 +162,25 @@ describe('ledger verify', () => {
     expect(v.out).toContain(id.toString());
     await db.pool.query('UPDATE accounts SET credits_posted = credits_posted - 1 WHERE id = $1', [id]);
     expect(runCli(['ledger', 'verify', '--database-url', db.url], { PAYCORE_DATA_DIR: dataDir }).code).toBe(0);
+  });
+});
+
+describe('card CLI', () => {
+  it('issues a batch to a private file and prints the outstanding report as CSV', async () => {
+    const url = servers.find((x) => x.proc.exitCode === null && x.proc.signalCode === null)!.url;
+    const p = await call(url, 'POST', '/v1/card-products', { code: 'CLI-GIFT', name: 'cli', issuer_kind: 'platform', purpose: 'multi', named: false, bin_prefix: '6201', number_length: 16, rechargeable: false, validity_months: 36 });
+    expect(p.status).toBe(201);
+    const out = join(dataDir, 'numbers.csv');
+    const issued = runCli(['cards', 'issue', '--product', p.body.id, '--count', '2', '--out', out, '--database-url', db.url], { PAYCORE_DATA_DIR: dataDir });
+    expect(issued.code, issued.out).toBe(0);
+    expect(issued.out).not.toMatch(/6201\d{12}/);
+    const lines = readFileSync(out, 'utf8').trim().split('\n');
+    expect(lines[0]).toBe('card_id,number');
+    expect(lines.slice(1).every((l) => /^\d+,6201\d{12}$/.test(l))).toBe(true);
+    expect(statSync(out).mode & 0o777).toBe(0o600);
+    const report = runCli(['cards', 'report', 'outstanding', '--database-url', db.url], { PAYCORE_DATA_DIR: dataDir });
+    expect(report.code).toBe(0);
+    expect(report.out).toContain('product_id,product_code,issuer_kind');
+    expect(report.out).toContain('CLI-GIFT');
   });
 });
