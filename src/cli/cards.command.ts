@@ -1,7 +1,7 @@
 /** `paycore cards ...`: batch issuance (numbers to a private file) and reports as CSV. */
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { lastQuarter, reportCsv } from '../modules/cards/index.js';
+import { CardPurse, lastQuarter, PURSE_LIMIT_MINOR, reportCsv, tornRetryDecision, type SignedOfflineDebit } from '../modules/cards/index.js';
 import { orFail, withDbOption, withRuntime, type DbOpts } from './common.js';
 
 export function registerCardCommands(program: Command): void {
@@ -18,6 +18,44 @@ export function registerCardCommands(program: Command): void {
         const csv = ['card_id,number', ...numbers.map((n) => `${n.cardId},${n.number.reveal()}`)].join('\n') + '\n';
         writeFileSync(opts.out, csv, { mode: 0o600, flag: 'wx' });
         process.stdout.write(`issued batch ${b.batchId}: ${b.cards.length} card(s); numbers written to ${opts.out}\n`);
+      }),
+    );
+
+  withDbOption(cards.command('offline-demo').description('simulate a card chip spending its offline purse at a terminal (one debit torn), then upload the batch twice'))
+    .requiredOption('--card <id>', 'a sold card with value loaded onto its purse (POST /v1/cards/{id}/purse-load)')
+    .requiredOption('--merchant <id>', 'an active merchant that accepts the card')
+    .option('--amounts <fen,...>', 'offline debits in fen', '300,500')
+    .option('--torn <n>', 'which debit (1-based) is torn: the card debits but the terminal sees a failure', (v) => Number(v), 2)
+    .action(async (opts: DbOpts & { card: string; merchant: string; amounts: string; torn: number }, cmd: Command) =>
+      withRuntime(cmd, opts, async (rt) => {
+        const cardId = BigInt(opts.card);
+        const bal = orFail(await rt.cards.balance(cardId));
+        // The chip: personalised with the card's key, holding what was loaded onto the purse.
+        const chip = new CardPurse({ cardId: opts.card, cardKey: rt.cards.purseKey(cardId), balanceLimitMinor: PURSE_LIMIT_MINOR, singleTxLimitMinor: PURSE_LIMIT_MINOR, balanceMinor: bal.purseMinor });
+        const records: SignedOfflineDebit[] = [];
+        for (const [i, a] of opts.amounts.split(',').map((x) => BigInt(x.trim())).entries()) {
+          const debit = { amountMinor: a, terminalId: 'DEMO-POS', merchantId: opts.merchant, occurredAt: new Date(rt.clock.nowMs() + i * 1000) };
+          if (i + 1 === opts.torn) {
+            const before = chip.atc;
+            const torn = chip.tornDebit(debit);
+            if (!torn.ok) throw new Error(`${torn.code}: ${torn.message}`);
+            // The terminal retries with the same card: the card's log proves the debit happened.
+            const d = tornRetryDecision({ cardId: opts.card, atcBeforeAttempt: before, atcNow: chip.atc, proof: chip.transactionProof(before + 1), intended: { amountMinor: a, terminalId: 'DEMO-POS', merchantId: opts.merchant } });
+            process.stdout.write(`debit ${i + 1}: torn; retry with the same card -> ${d.kind}\n`);
+            if (d.kind === 'already_debited') records.push(d.record);
+          } else {
+            const d = chip.debit(debit);
+            if (!d.ok) throw new Error(`${d.code}: ${d.message}`);
+            process.stdout.write(`debit ${i + 1}: ${a} fen, ATC ${d.value.atc}\n`);
+            records.push(d.value);
+          }
+        }
+        for (const round of ['upload', 'upload again']) {
+          const r = orFail(await rt.cards.uploadOffline({ merchantId: BigInt(opts.merchant), terminalId: 'DEMO-POS', records }));
+          process.stdout.write(`${round}: ${r.results.map((x) => `ATC ${x.atc} ${x.status}${x.code ? ` (${x.code})` : ''}`).join(', ')}; applied ${r.appliedMinor} fen\n`);
+        }
+        const after = orFail(await rt.cards.balance(cardId));
+        process.stdout.write(`chip purse ${chip.balanceMinor} fen, platform purse ${after.purseMinor} fen\n`);
       }),
     );
 
