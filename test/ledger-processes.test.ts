@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sampleUscc } from '../src/modules/parties/index.js';
 import { createTestDb, type TestDb } from './support/db.js';
 import { ensureBuilt, runCli, spawnServer, type ServerProcess } from './support/processes.js';
 
@@ -182,5 +183,24 @@ describe('card CLI', () => {
     expect(report.code).toBe(0);
     expect(report.out).toContain('product_id,product_code,issuer_kind');
     expect(report.out).toContain('CLI-GIFT');
+  });
+
+  it('offline-demo spends a simulated chip with a torn debit and applies each debit once', async () => {
+    const url = servers.find((x) => x.proc.exitCode === null && x.proc.signalCode === null)!.url;
+    const org = await call(url, 'POST', '/v1/customers', { kind: 'organization', legal_name: '演示商户', id_type: 'uscc', id_number: sampleUscc(501), real_name_level: 2 });
+    const m = await call(url, 'POST', '/v1/merchants', { customer_id: org.body.id, display_name: 'demo', mcc: '5411', settlement_cycle: 'T+1' });
+    await call(url, 'POST', `/v1/merchants/${m.body.id}/status`, { status: 'active', reason: 't' });
+    const p = await call(url, 'POST', '/v1/card-products', { code: 'DEMO', name: 'demo', issuer_kind: 'platform', purpose: 'multi', named: false, bin_prefix: '6202', number_length: 16, rechargeable: true, validity_months: 36 });
+    await call(url, 'POST', `/v1/card-products/${p.body.id}/merchants`, { merchant_id: m.body.id });
+    const batch = await call(url, 'POST', `/v1/card-products/${p.body.id}/batches`, { count: 1 });
+    const card = batch.body.cards[0].id as string;
+    await call(url, 'POST', `/v1/cards/${card}/sell`, { idempotency_key: 'demo-sell', amount: 10000, payment_method: 'bank_transfer', buyer_kind: 'individual', buyer_real_name: true });
+    await call(url, 'POST', `/v1/cards/${card}/purse-load`, { idempotency_key: 'demo-load', amount: 3000 });
+    const demo = runCli(['cards', 'offline-demo', '--card', card, '--merchant', m.body.id, '--database-url', db.url], { PAYCORE_DATA_DIR: dataDir });
+    expect(demo.code, demo.out).toBe(0);
+    expect(demo.out).toContain('torn; retry with the same card -> already_debited');
+    expect(demo.out).toContain('upload: ATC 1 applied, ATC 2 applied; applied 800 fen');
+    expect(demo.out).toContain('upload again: ATC 1 duplicate, ATC 2 duplicate; applied 0 fen');
+    expect(demo.out).toContain('chip purse 2200 fen, platform purse 2200 fen');
   });
 });
