@@ -11,7 +11,8 @@ import type { CardsErrorCode } from './errors.js';
 import * as store from './cards.store.js';
 import type { PaymentMethod } from './domain/policy.js';
 import { TtlCache } from '../../kernel/ttl-cache.js';
-import type { CardProduct } from './types.js';
+import type { CardProduct, CardTxKind } from './types.js';
+import type { KindHooks } from './execute.js';
 
 export interface CardsDeps {
   pool: Pool;
@@ -58,7 +59,7 @@ export interface Ctx extends CardsDeps {
   products: TtlCache<bigint, CardProduct | undefined>;
   acceptance: TtlCache<string, boolean>;
   /** Hooks of every operation kind, for finishing operations left pending (set by the Cards facade). */
-  recoveryHooks: Record<string, unknown>;
+  recoveryHooks: Partial<Record<CardTxKind, KindHooks>>;
   /** Batches concurrent consume authorizations (set by the Cards facade). */
   consumeBatcher?: { submit(inp: import('./operations.js').ConsumeInput): Promise<CardsResult<import('./types.js').CardTransaction>> };
 }

@@ -90,7 +90,7 @@ async function executeLocked(ctx: Ctx, hooks: Hooks, inp: { cardId: bigint; key:
       for (const id of pendingIds) {
         const t = (await store.getTx(c, id))!;
         try {
-          await complete(ctx, ctx.recoveryHooks as Hooks, c, card, t, inp.currency);
+          await complete(ctx, ctx.recoveryHooks, c, card, t, inp.currency);
         } catch (e) {
           ctx.log?.error({ cardId: card.id.toString(), txId: id.toString(), err: (e as Error).message }, 'a pending card operation cannot be finished');
           return fail('card_operation_pending', 'an earlier operation on this card is still being resolved; try again later');

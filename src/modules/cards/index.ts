@@ -37,10 +37,6 @@ export class Cards {
     if (deps.batchConsumes !== false) this.ctx.consumeBatcher = new ConsumeBatcher(this.ctx);
   }
 
-  private get allHooks() {
-    return life.allHooks(this.ctx, 'system');
-  }
-
   createProduct(inp: products.CreateProductInput) {
     return products.createProduct(this.ctx, inp);
   }
@@ -140,7 +136,7 @@ export class Cards {
     for (const id of ids) {
       // One operation that cannot be finished must not stop the others; it is logged and retried.
       try {
-        await resume(this.ctx, this.allHooks, id, 'CNY');
+        await resume(this.ctx, this.ctx.recoveryHooks, id, 'CNY');
         done++;
       } catch (e) {
         this.ctx.log?.error({ txId: id.toString(), err: (e as Error).message }, 'card operation recovery failed');

@@ -7,7 +7,6 @@ import { withTx, type PoolClient } from '../../kernel/db.js';
 import { fail, ok } from '../../kernel/errors.js';
 import type { Secret } from '../../kernel/secret.js';
 import type { AccountStatus } from '../ledger/index.js';
-import { availableBalance } from '../ledger/index.js';
 import * as store from './cards.store.js';
 import { requestHash, serialPerCard, systemAccount, type CardsResult, type Ctx } from './context.js';
 import { isLossReportLapsed, recordsPriorState, transition, type CardEvent, type CardState, type ResumableState } from './domain/lifecycle.js';
@@ -226,7 +225,7 @@ export function replaceHooks(ctx: Ctx, actor: string) {
  */
 export async function redeem(ctx: Ctx, inp: { cardId: bigint; idempotencyKey: string; method: 'cash' | 'bank_account'; holderNameMatches: boolean; reason: string; actor?: string }): Promise<CardsResult<CardTransaction>> {
   const actor = inp.actor ?? '';
-  return execute(ctx, { ...replaceHooks(ctx, actor), ...redeemHooks(ctx, actor) }, {
+  return execute(ctx, allHooks(ctx, actor), {
     cardId: inp.cardId, key: inp.idempotencyKey, hash: requestHash({ op: 'redeem', card: inp.cardId, method: inp.method, match: inp.holderNameMatches }), currency: 'CNY',
     plan: async (c, card) => {
       const next = transition(card.status as CardState, 'redeem_close', { named: card.named });
