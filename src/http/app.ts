@@ -148,11 +148,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     if (err instanceof DomainError) {
       return reply.code(statusFor(err.code)).send(errorBody(err.code, err.message, err.details));
     }
-    const fe = err as FastifyError & { validation?: { instancePath?: string; message?: string; params?: unknown }[]; validationContext?: string };
+    const fe = err as FastifyError & { validation?: { instancePath?: string; message?: string; params?: unknown; keyword?: string }[]; validationContext?: string };
     if (fe.validation) {
       const v = fe.validation[0];
       const path = `${fe.validationContext ?? 'body'}${v?.instancePath ?? ''}`;
-      const code = /\/amount$|_amount$|\/credit_limit$/.test(v?.instancePath ?? '') ? 'invalid_amount' : 'invalid_request';
+      const isAmount = /\/amount$|_amount$|\/credit_limit$/.test(v?.instancePath ?? '');
+      const code = !isAmount ? 'invalid_request' : v?.keyword === 'minimum' ? 'amount_must_be_positive' : v?.keyword === 'maximum' ? 'amount_too_large' : 'invalid_amount';
       return reply.code(400).send(errorBody(code, `${path} ${v?.message ?? 'is invalid'}`, { path, params: v?.params }));
     }
     if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.code(413).send(errorBody('payload_too_large', 'the request body is too large'));

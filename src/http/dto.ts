@@ -7,7 +7,7 @@ import { Type, type TSchema } from 'typebox';
 import { DomainError } from '../kernel/errors.js';
 
 export const IdString = Type.String({ pattern: '^[0-9]{1,19}$', description: '64-bit id as a decimal string' });
-export const Amount = Type.Integer({ description: 'amount in minor units (fen for CNY); positive, at most 2^53-1' });
+export const Amount = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'amount in minor units (fen for CNY); positive, at most 2^53-1' });
 export const Currency = Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217 code' });
 export const Timestamp = Type.String({ format: 'date-time' });
 export const Metadata = Type.Record(Type.String(), Type.Unknown(), { description: 'free-form JSON object, at most 4 KiB' });

@@ -58,8 +58,13 @@ export function registerCardRoutes(app: App, deps: AppDeps, cards: Cards): void 
         named: Type.Boolean(), currency: Type.Optional(Type.String()), bin_prefix: Type.String({ pattern: '^[0-9]{1,11}$' }), number_length: Type.Integer({ minimum: 13, maximum: 19 }),
         validity_months: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])), rechargeable: Type.Boolean(),
         issuance_fee: Type.Optional(Type.Integer({ minimum: 0 })), replacement_fee: Type.Optional(Type.Integer({ minimum: 0 })),
-        bonus_rules: Type.Optional(Type.Array(Type.Object({ min_recharge: Amount, bonus: Amount }, { additionalProperties: false }), { maxItems: 20 })),
+        bonus_rules: Type.Optional(Type.Array(Type.Object({ min_recharge: Amount, bonus: Amount, valid_days: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650, description: 'days the bonus stays spendable after the recharge; absent: as long as the card' })) }, { additionalProperties: false }), { maxItems: 20 })),
         bonus_spend_order: Type.Optional(Type.Enum(['principal_first', 'bonus_first'])), balance_limit: Type.Optional(Amount),
+        policy: Type.Optional(Type.Object({
+          rules: Type.Record(Type.String({ maxLength: 40 }), Type.Record(Type.String({ maxLength: 40 }), Type.Union([Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }), Type.Boolean(), Type.String({ maxLength: 2000 }), Type.Array(Type.String({ maxLength: 40 }), { maxItems: 10 })]))),
+          allow_looser: Type.Optional(Type.Boolean()),
+          looser_reason: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),
+        }, { additionalProperties: false, description: 'tuning of the regulatory default policy, e.g. {"rules":{"rechargeTransfer":{"singleRechargeMinor":200000}}}; looser values need allow_looser with a reason (see docs/cards.md)' })),
       }, { additionalProperties: false }),
       response: { 200: Obj, 201: Obj, ...errors },
     },
@@ -73,9 +78,10 @@ export function registerCardRoutes(app: App, deps: AppDeps, cards: Cards): void 
       ...(b.validity_months !== undefined ? { validityMonths: b.validity_months } : {}),
       ...(b.issuance_fee !== undefined ? { issuanceFeeMinor: BigInt(b.issuance_fee) } : {}),
       ...(b.replacement_fee !== undefined ? { replacementFeeMinor: BigInt(b.replacement_fee) } : {}),
-      ...(b.bonus_rules ? { bonusRules: b.bonus_rules.map((x) => ({ minRechargeMinor: BigInt(x.min_recharge), bonusMinor: BigInt(x.bonus) })) } : {}),
+      ...(b.bonus_rules ? { bonusRules: b.bonus_rules.map((x) => ({ minRechargeMinor: BigInt(x.min_recharge), bonusMinor: BigInt(x.bonus), ...(x.valid_days !== undefined ? { validDays: x.valid_days } : {}) })) } : {}),
       ...(b.bonus_spend_order ? { bonusSpendOrder: b.bonus_spend_order as never } : {}),
       ...(b.balance_limit !== undefined ? { balanceLimitMinor: BigInt(b.balance_limit) } : {}),
+      ...(b.policy ? { policy: { rules: b.policy.rules, ...(b.policy.allow_looser !== undefined ? { allowLooser: b.policy.allow_looser } : {}), ...(b.policy.looser_reason !== undefined ? { looserReason: b.policy.looser_reason } : {}) } } : {}),
     }));
     return reply.code(r.created ? 201 : 200).send(productDto(r.product));
   });

@@ -1,5 +1,6 @@
 /** SQL of the cards module: products, cards, their events and transactions. */
 import { SqlFilter, type Queryable } from '../../kernel/db.js';
+import type { BonusEvent } from './domain/bonus-lots.js';
 import type { BonusRule, Card, CardProduct, CardStatus, CardTransaction, CardTxKind } from './types.js';
 
 type Row = Record<string, unknown>;
@@ -19,7 +20,9 @@ const PRODUCT_COLS = `id, code, name, issuer_kind, issuer_merchant_id, issuer_cl
   rechargeable, issuance_fee, replacement_fee, bonus_rules, bonus_spend_order, policy_version, policy_overrides, status, created_at`;
 
 function rowToProduct(r: Row): CardProduct {
-  const rules = (r['bonus_rules'] as { min_recharge: string; bonus: string }[]).map((x): BonusRule => ({ minRechargeMinor: BigInt(x.min_recharge), bonusMinor: BigInt(x.bonus) }));
+  const rules = (r['bonus_rules'] as { min_recharge: string; bonus: string; valid_days?: number }[]).map(
+    (x): BonusRule => ({ minRechargeMinor: BigInt(x.min_recharge), bonusMinor: BigInt(x.bonus), ...(x.valid_days !== undefined ? { validDays: x.valid_days } : {}) }),
+  );
   return {
     id: r['id'] as bigint,
     code: r['code'] as string,
@@ -54,7 +57,7 @@ export async function insertProduct(db: Queryable, p: CardProduct): Promise<{ pr
     [
       p.id, p.code, p.name, p.issuerKind, p.issuerMerchantId, p.purpose, p.named, p.currency, p.binPrefix, p.numberLength,
       p.validityMonths, p.rechargeable, p.issuanceFee, p.replacementFee,
-      JSON.stringify(p.bonusRules.map((b) => ({ min_recharge: b.minRechargeMinor.toString(), bonus: b.bonusMinor.toString() }))),
+      JSON.stringify(p.bonusRules.map((b) => ({ min_recharge: b.minRechargeMinor.toString(), bonus: b.bonusMinor.toString(), ...(b.validDays !== undefined ? { valid_days: b.validDays } : {}) }))),
       p.bonusSpendOrder, p.policyVersion, JSON.stringify(p.policyOverrides), p.status, p.createdAt, p.issuerClass,
     ],
   );
@@ -233,7 +236,7 @@ export async function listEvents(db: Queryable, cardId: bigint): Promise<{ event
 // ---- transactions -----------------------------------------------------------------------------
 
 const TX_COLS = `id, idempotency_key, card_id, kind, status, amount, principal_amount, bonus_amount, fee_amount, merchant_id, terminal_id,
-  related_id, refunded_amount, voided, payment_method, failure_code, business_date::text AS business_date, policy_version, metadata, created_at`;
+  related_id, refunded_amount, voided, payment_method, failure_code, business_date::text AS business_date, policy_version, metadata, created_at, bonus_expires_at`;
 
 function rowToTx(r: Row): CardTransaction {
   return {
@@ -252,11 +255,12 @@ function rowToTx(r: Row): CardTransaction {
     refundedAmount: r['refunded_amount'] as bigint,
     voided: r['voided'] as boolean,
     paymentMethod: (r['payment_method'] as string | null) ?? null,
-    failureCode: (r['failure_code'] as string | null) ?? null,
+    failureCode: (r['failure_code'] as CardTransaction['failureCode']) ?? null,
     businessDate: r['business_date'] as string,
     policyVersion: r['policy_version'] as string,
     metadata: r['metadata'] as Record<string, unknown>,
     createdAt: r['created_at'] as Date,
+    bonusExpiresAt: (r['bonus_expires_at'] as Date | null) ?? null,
   };
 }
 
@@ -265,11 +269,11 @@ export type NewTx = Omit<CardTransaction, 'refundedAmount' | 'voided' | 'failure
 export async function insertTx(db: Queryable, t: NewTx): Promise<void> {
   await db.query(
     `INSERT INTO card_transactions (id, idempotency_key, request_hash, card_id, kind, status, amount, principal_amount, bonus_amount, fee_amount,
-       merchant_id, terminal_id, related_id, payment_method, business_date, policy_version, metadata, created_at)
-     VALUES ($1,$2,$3,$4,$5,'pending',$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)`,
+       merchant_id, terminal_id, related_id, payment_method, business_date, policy_version, metadata, created_at, bonus_expires_at)
+     VALUES ($1,$2,$3,$4,$5,'pending',$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)`,
     [
       t.id, t.idempotencyKey, t.requestHash, t.cardId, t.kind, t.amount, t.principalAmount, t.bonusAmount, t.feeAmount, t.merchantId, t.terminalId,
-      t.relatedId, t.paymentMethod, t.businessDate, t.policyVersion, JSON.stringify(t.metadata), t.createdAt,
+      t.relatedId, t.paymentMethod, t.businessDate, t.policyVersion, JSON.stringify(t.metadata), t.createdAt, t.bonusExpiresAt ?? null,
     ],
   );
 }
@@ -375,4 +379,56 @@ export async function listTxs(db: Queryable, f: { cardId?: bigint; kind?: CardTx
 export async function pendingTxIds(db: Queryable, olderThan: Date, limit: number): Promise<bigint[]> {
   const r = await db.query(`SELECT id FROM card_transactions WHERE status = 'pending' AND created_at < $1 ORDER BY id LIMIT $2`, [olderThan, limit]);
   return r.rows.map((x: Row) => x['id'] as bigint);
+}
+
+// ---- bonus expiry -----------------------------------------------------------------------------
+
+/** Grants whose bonus has expired and that the expiry job has not dealt with yet, oldest first. */
+export async function dueBonusGrants(db: Queryable, now: Date, limit: number): Promise<{ id: bigint; cardId: bigint; expiresAt: Date }[]> {
+  const r = await db.query(
+    `SELECT id, card_id, bonus_expires_at FROM card_transactions
+     WHERE bonus_expires_at IS NOT NULL AND NOT bonus_expiry_done AND bonus_expires_at <= $1
+     ORDER BY bonus_expires_at, id LIMIT $2`,
+    [now, limit],
+  );
+  return (r.rows as Row[]).map((x) => ({ id: x['id'] as bigint, cardId: x['card_id'] as bigint, expiresAt: x['bonus_expires_at'] as Date }));
+}
+
+export async function markBonusExpiryDone(db: Queryable, grantId: bigint): Promise<void> {
+  await db.query('UPDATE card_transactions SET bonus_expiry_done = true WHERE id = $1', [grantId]);
+}
+
+/** The bonus history of this card and the cards it replaced (a replacement carries their bonus over). */
+export async function bonusHistory(db: Queryable, cardId: bigint): Promise<BonusEvent[]> {
+  const r = await db.query(
+    `WITH RECURSIVE chain(id, depth) AS (SELECT $1::bigint, 0 UNION ALL SELECT c.replaced_from, chain.depth + 1 FROM cards c JOIN chain ON c.id = chain.id WHERE c.replaced_from IS NOT NULL AND chain.depth < 100)
+     SELECT id, kind, bonus_amount, created_at, bonus_expires_at, related_id FROM card_transactions
+     WHERE card_id IN (SELECT id FROM chain) AND status = 'succeeded' AND bonus_amount > 0
+       AND kind IN ('load', 'recharge', 'consume', 'void', 'refund', 'breakage', 'redeem')`,
+    [cardId],
+  );
+  return (r.rows as Row[]).map((x): BonusEvent => {
+    const base = { id: x['id'] as bigint, at: x['created_at'] as Date, amountMinor: x['bonus_amount'] as bigint };
+    switch (x['kind'] as CardTxKind) {
+      case 'load':
+      case 'recharge':
+        return { ...base, kind: 'grant', expiresAt: (x['bonus_expires_at'] as Date | null) ?? null };
+      case 'void':
+      case 'refund':
+        return { ...base, kind: 'return' };
+      case 'breakage':
+        return { ...base, kind: 'forfeit', grantId: x['related_id'] as bigint };
+      default:
+        return { ...base, kind: 'spend' };
+    }
+  });
+}
+
+/** Breakage recognised as income (forfeited bonus), by product. */
+export async function breakageRecognisedByProduct(db: Queryable): Promise<Map<bigint, bigint>> {
+  const r = await db.query(
+    `SELECT c.product_id, sum(t.amount)::bigint AS s FROM card_transactions t JOIN cards c ON c.id = t.card_id
+     WHERE t.kind = 'breakage' AND t.status = 'succeeded' GROUP BY c.product_id`,
+  );
+  return new Map((r.rows as Row[]).map((x) => [x['product_id'] as bigint, x['s'] as bigint]));
 }

@@ -86,6 +86,38 @@ describe('products', () => {
   });
 });
 
+describe('product policy tuning', () => {
+  const base = { name: 'x', issuerKind: 'platform' as const, purpose: 'multi' as const, named: true, numberLength: 16, rechargeable: true };
+  it('applies stricter rules to the product\'s decisions and records them under a new version', async () => {
+    const p = await cards.createProduct({ ...base, code: 'STRICT', binPrefix: '7010', policy: { rules: { rechargeTransfer: { singleRechargeMinor: 1000_00 } } } });
+    if (!p.ok) throw new Error(`${p.code}: ${p.message}`);
+    expect(p.value.product.policyVersion).toBe('cn-2012-v1/STRICT');
+    await cards.addAcceptingMerchant({ productId: p.value.product.id, merchantId });
+    const card = await soldCard(p.value.product, 1_00n);
+    const cash = await cards.recharge({ cardId: card.id, idempotencyKey: key(), amountMinor: 1000_00n, paymentMethod: 'cash' });
+    expect(code(cash)).toBe('bank_transfer_required');
+    const ok = await cards.recharge({ cardId: card.id, idempotencyKey: key(), amountMinor: 999_99n, paymentMethod: 'cash' });
+    expect(ok.ok && ok.value.policyVersion).toBe('cn-2012-v1/STRICT');
+  });
+
+  it('refuses looser rules unless allowed with a reason, and refuses unknown or mistyped rules', async () => {
+    const looser = { rechargeTransfer: { singleRechargeMinor: 8000_00 } };
+    expect(code(await cards.createProduct({ ...base, code: 'LOOSE1', binPrefix: '7011', policy: { rules: looser } }))).toBe('policy_override_looser');
+    expect(code(await cards.createProduct({ ...base, code: 'LOOSE2', binPrefix: '7012', policy: { rules: looser, allowLooser: true } }))).toBe('invalid_policy_override');
+    expect(code(await cards.createProduct({ ...base, code: 'LOOSE3', binPrefix: '7013', policy: { rules: { noSuchRule: { x: 1 } } } }))).toBe('invalid_policy_override');
+    expect(code(await cards.createProduct({ ...base, code: 'LOOSE4', binPrefix: '7014', policy: { rules: { creditCardFunding: { allowed: 'yes' } } } }))).toBe('invalid_policy_override');
+    const rules = { ...looser, balanceLimit: { namedMaxMinor: 10_000_00 } };
+    const allowed = await cards.createProduct({ ...base, code: 'LOOSE5', binPrefix: '7015', policy: { rules, allowLooser: true, looserReason: 'PBOC notice raising the thresholds' } });
+    if (!allowed.ok) throw new Error(allowed.code);
+    await cards.addAcceptingMerchant({ productId: allowed.value.product.id, merchantId });
+    const card = await soldCard(allowed.value.product, 1_00n);
+    // 6,000 in cash: refused by the default (5,000 needs a bank transfer, and the balance limit is 5,000), allowed here.
+    expect(code(await cards.recharge({ cardId: card.id, idempotencyKey: key(), amountMinor: 6000_00n, paymentMethod: 'cash' }))).toBe('ok');
+    const strict = await soldCard(named, 1_00n);
+    expect(code(await cards.recharge({ cardId: strict.id, idempotencyKey: key(), amountMinor: 6000_00n, paymentMethod: 'cash' }))).not.toBe('ok');
+  });
+});
+
 describe('issue and sale', () => {
   it('issues non-sequential Luhn-valid numbers, stored sealed and found by number', async () => {
     const b = await cards.issueBatch({ productId: anon.id, count: 5 });
@@ -305,6 +337,39 @@ describe('loss and replacement', () => {
     expect(code(await guarded.consume({ cardId: card.id, idempotencyKey: key(), amountMinor: 200_00n, merchantId }))).toBe('risk_rejected');
     expect(code(await guarded.consume({ cardId: card.id, idempotencyKey: key(), amountMinor: 50_00n, merchantId }))).toBe('ok');
     expect(await bal(card.id)).toEqual([450_00n, 0n]);
+  });
+
+  it('forfeits promotional bonus at its own expiry to breakage income, once, and only what was not spent', async () => {
+    clock.set(Date.UTC(2031, 0, 1, 2, 0, 0));
+    const pp = await cards.createProduct({
+      code: 'PROMO', name: '充值送', issuerKind: 'platform', purpose: 'multi', named: true, binPrefix: '8890', numberLength: 16, rechargeable: true, bonusSpendOrder: 'bonus_first',
+      bonusRules: [{ minRechargeMinor: 100_00n, bonusMinor: 20_00n, validDays: 30 }, { minRechargeMinor: 300_00n, bonusMinor: 50_00n }],
+    });
+    if (!pp.ok) throw new Error(pp.code);
+    await cards.addAcceptingMerchant({ productId: pp.value.product.id, merchantId });
+    const card = await soldCard(pp.value.product, 1_00n);
+    const first = await cards.recharge({ cardId: card.id, idempotencyKey: key(), amountMinor: 100_00n, paymentMethod: 'bank_transfer' });
+    expect(first.ok && first.value.bonusExpiresAt?.toISOString()).toBe(new Date(Date.UTC(2031, 0, 31, 2, 0, 0)).toISOString());
+    await cards.recharge({ cardId: card.id, idempotencyKey: key(), amountMinor: 300_00n, paymentMethod: 'bank_transfer' });
+    // Bonus first: 30 of bonus spent, from the grant that expires first (all 20 of it), then 10 of the lasting one.
+    const spent = await cards.consume({ cardId: card.id, idempotencyKey: key(), amountMinor: 30_00n, merchantId });
+    expect(spent.ok && spent.value.bonusAmount).toBe(30_00n);
+    clock.advance(5 * 86_400_000);
+    await cards.recharge({ cardId: card.id, idempotencyKey: key(), amountMinor: 100_00n, paymentMethod: 'bank_transfer' });
+    expect((await bal(card.id))[1]).toBe(60_00n);
+    // Day 31: the first grant expired, but nothing of it is left.
+    clock.set(Date.UTC(2031, 1, 1, 3, 0, 0));
+    expect(await cards.expireBonuses()).toBe(1);
+    expect((await bal(card.id))[1]).toBe(60_00n);
+    // Day 36: the later grant expires untouched (the consume came before it): all 20 are forfeited.
+    clock.set(Date.UTC(2031, 1, 6, 3, 0, 0));
+    expect(await cards.expireBonuses()).toBe(1);
+    expect(await bal(card.id)).toEqual([501_00n, 40_00n]);
+    expect(await cards.expireBonuses()).toBe(0);
+    const row = (await cards.breakageReport()).find((x) => x.productCode === 'PROMO');
+    expect(row?.recognisedMinor).toBe(20_00n);
+    const txs = await cards.listTransactions({ cardId: card.id, limit: 50 });
+    expect(txs.filter((t) => t.kind === 'breakage').map((t) => t.amount)).toEqual([20_00n]);
   });
 
   it('keeps every ledger invariant', async () => {

@@ -17,6 +17,7 @@ import * as store from './cards.store.js';
 import { cachedProduct, type CardsResult, type Ctx } from './context.js';
 import { legKey, mapLedgerCode, type Leg } from './money.js';
 import { consumeHash, consumeOneByOne, planConsume, type ConsumeInput } from './operations.js';
+import type { CardsErrorCode } from './errors.js';
 import type { CardTransaction } from './types.js';
 
 interface Pending {
@@ -146,7 +147,7 @@ export class ConsumeBatcher {
       });
       const r = await ctx.ledger.createTransfers(reqs);
       if (!r.ok) throw new Error(`ledger refused the batch: ${r.code}`);
-      const failures = new Map<number, string>();
+      const failures = new Map<number, CardsErrorCode>();
       r.value.forEach((o, j) => {
         if (!o.ok && (o.code !== 'linked_event_failed' || !failures.has(owner[j]!))) failures.set(owner[j]!, mapLedgerCode(o.code));
       });

@@ -1,4 +1,13 @@
 /** Result codes of the cards module (policy and domain codes pass through unchanged). */
+import type { LedgerResult } from '../ledger/index.js';
+import type { CardNumberError } from './domain/card-number.js';
+import type { PurseError } from './domain/ecash.js';
+import type { TransitionError } from './domain/lifecycle.js';
+import type { PinCheckError, PinFormatError } from './domain/pin.js';
+import type { BalanceLimitError, PurchaseError, RedeemError, ResidualRefundError, ValidityError } from './domain/policy.js';
+
+export type LedgerCode = Extract<LedgerResult<unknown>, { ok: false }>['code'];
+
 export type CardsErrorCode =
   | 'invalid_product'
   | 'product_exists_with_different_fields'
@@ -26,4 +35,22 @@ export type CardsErrorCode =
   | 'holder_required'
   | 'invalid_amount'
   | 'ledger_rejected'
-  | string;
+  | 'no_expired_bonus'
+  | 'card_operation_pending'
+  | 'holder_not_found'
+  | 'holder_not_verified'
+  | 'risk_rejected'
+  | 'policy_override_looser'
+  | 'invalid_policy_override'
+  | CardNumberError
+  | PurseError
+  | TransitionError
+  | PinFormatError
+  | PinCheckError
+  | BalanceLimitError
+  | PurchaseError
+  | ValidityError
+  | RedeemError
+  | ResidualRefundError
+  /** Ledger refusals that have no card-specific name pass through under the ledger's own code. */
+  | LedgerCode;

@@ -19,6 +19,8 @@ export interface Intent {
   paymentMethod?: string | null;
   policyVersion: string;
   legs: Leg[];
+  /** A promotional bonus granted by this operation expires then (recharges). */
+  bonusExpiresAt?: Date | null;
   /** Facts the effects need when the operation is finished later (by a retry or recovery). */
   facts?: Record<string, string | null>;
   /** Reserves something on another record in the same transaction as the intent (refunds, voids). */
@@ -125,6 +127,7 @@ async function executeLocked(ctx: Ctx, hooks: Hooks, inp: { cardId: bigint; key:
         ...(intent.facts ? { facts: intent.facts } : {}),
       },
       createdAt: now,
+      bonusExpiresAt: intent.bonusExpiresAt ?? null,
     };
     // The intent (and any reservation it makes) is committed on its own before money moves.
     const reserved = await withTx(ctx.pool, async (c2) => {

@@ -13,6 +13,7 @@ import type { SignedOfflineDebit } from './domain/ecash.js';
 import { resume } from './execute.js';
 import * as issuance from './issuance.js';
 import * as life from './lifecycle-ops.js';
+import { expireBonuses } from './bonus-expiry.js';
 import { ConsumeBatcher } from './consume-batcher.js';
 import * as offline from './offline.js';
 import * as ops from './operations.js';
@@ -153,6 +154,11 @@ export class Cards {
     return life.expireCards(this.ctx);
   }
 
+  /** Forfeits promotional bonus past its own expiry (to breakage income); returns grants dealt with. */
+  expireBonuses(): Promise<number> {
+    return expireBonuses(this.ctx);
+  }
+
   // ---- reports ----------------------------------------------------------------------------------
   outstandingReport(at?: Date) {
     return reports.outstanding(this.ctx, at);
@@ -173,6 +179,7 @@ export class Cards {
     const t2 = setInterval(run(async () => {
       await this.lapseLossReports();
       await this.expireCards();
+      await this.expireBonuses();
     }), intervalMs * 4);
     t1.unref();
     t2.unref();

@@ -14,7 +14,7 @@
  */
 import { fail, ok } from '../../kernel/errors.js';
 import type { TransferRequest } from '../ledger/index.js';
-import type { CardsErrorCode } from './errors.js';
+import type { CardsErrorCode, LedgerCode } from './errors.js';
 import type { CardsResult, Ctx } from './context.js';
 
 export interface Leg {
@@ -27,7 +27,7 @@ export interface Leg {
 }
 
 /** Ledger codes a card holder or operator should see in card terms. */
-export function mapLedgerCode(code: string): CardsErrorCode {
+export function mapLedgerCode(code: LedgerCode): CardsErrorCode {
   switch (code) {
     case 'insufficient_funds':
       return 'insufficient_balance';

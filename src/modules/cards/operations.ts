@@ -146,8 +146,9 @@ export async function recharge(ctx: Ctx, inp: { cardId: bigint; idempotencyKey: 
       if (!limit.ok) return limit;
       const rule = [...p.bonusRules].reverse().find((r) => r.minRechargeMinor <= inp.amountMinor);
       const bonus = rule?.bonusMinor ?? 0n;
+      const bonusExpiresAt = bonus > 0n && rule?.validDays !== undefined ? new Date(now.getTime() + rule.validDays * 86_400_000) : null;
       return ok({
-        kind: 'recharge', amount: inp.amountMinor, principalAmount: inp.amountMinor, bonusAmount: bonus, paymentMethod: inp.paymentMethod, policyVersion: policy.version,
+        kind: 'recharge', amount: inp.amountMinor, principalAmount: inp.amountMinor, bonusAmount: bonus, bonusExpiresAt, paymentMethod: inp.paymentMethod, policyVersion: policy.version,
         legs: [
           leg('load', await sys(ctx, `funding:${inp.paymentMethod}`), card.principalAccountId, inp.amountMinor, 'card_recharge'),
           leg('bonus', await sys(ctx, 'promotion_expense'), card.bonusAccountId, bonus, 'card_bonus_grant'),
@@ -272,7 +273,7 @@ export async function voidConsume(ctx: Ctx, inp: { cardId: bigint; idempotencyKe
 }
 
 /** The live card that holds a card's value today (a replaced card's value moved to its successor). */
-async function liveCardId(ctx: Ctx, cardId: bigint): Promise<bigint> {
+export async function liveCardId(ctx: Ctx, cardId: bigint): Promise<bigint> {
   let id = cardId;
   for (let i = 0; i < 20; i++) {
     const c = await store.getCard(ctx.pool, id);

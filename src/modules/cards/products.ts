@@ -4,7 +4,7 @@ import { MAX_AMOUNT_MINOR } from '../../kernel/money.js';
 import * as store from './cards.store.js';
 import { type CardsResult, type Ctx } from './context.js';
 import { cardNumberCapacity } from './domain/card-number.js';
-import { checkValidity, DEFAULT_CARD_POLICY, mergePolicyOverrides, type CardPolicy } from './domain/policy.js';
+import { checkValidity, DEFAULT_CARD_POLICY, mergePolicyOverrides, overridesFromJson, overridesToJson, type CardPolicy, type CardPolicyOverrides } from './domain/policy.js';
 import type { BonusRule, CardProduct } from './types.js';
 
 export interface CreateProductInput {
@@ -26,21 +26,43 @@ export interface CreateProductInput {
   bonusSpendOrder?: 'principal_first' | 'bonus_first';
   /** Stricter balance limits than the regulatory default (never looser). */
   balanceLimitMinor?: bigint;
+  /**
+   * Tuning of the regulatory default for this product: rule name → fields to change (e.g.
+   * `{ rechargeTransfer: { singleRechargeMinor: 2000_00 } }`). Stricter values are accepted;
+   * looser ones only with `allowLooser` and a `looserReason`, and are listed in the policy.
+   */
+  policy?: { rules: Record<string, unknown>; allowLooser?: boolean; looserReason?: string };
 }
 
 const CODE_RE = /^[A-Za-z0-9_-]{1,40}$/;
 
-/** The policy a product's decisions are made under: the default, tuned by the product's overrides. */
+/**
+ * The policy a product's decisions are made under: the default, tuned by the product's overrides.
+ * Stored overrides are `{ rules, allow_looser, looser_reason }` (rules as in `CardPolicyOverrides`,
+ * amounts as decimal strings); `balance_limit_minor` alone is the older shorthand for lowering both
+ * balance limits.
+ */
 export function policyFor(p: Pick<CardProduct, 'policyOverrides' | 'policyVersion'>): CardPolicy {
-  const limit = p.policyOverrides['balance_limit_minor'];
-  if (typeof limit !== 'string') return DEFAULT_CARD_POLICY;
-  const merged = mergePolicyOverrides(DEFAULT_CARD_POLICY, {
-    version: p.policyVersion,
-    effectiveFrom: DEFAULT_CARD_POLICY.effectiveFrom,
-    balanceLimit: { namedMaxMinor: min(BigInt(limit), DEFAULT_CARD_POLICY.balanceLimit.namedMaxMinor), anonymousMaxMinor: min(BigInt(limit), DEFAULT_CARD_POLICY.balanceLimit.anonymousMaxMinor) },
-  });
+  const o = p.policyOverrides;
+  const rules: Record<string, unknown> = typeof o['rules'] === 'object' && o['rules'] !== null ? { ...(o['rules'] as Record<string, unknown>) } : {};
+  const limit = o['balance_limit_minor'];
+  if (typeof limit === 'string') {
+    rules['balanceLimit'] = { namedMaxMinor: min(BigInt(limit), DEFAULT_CARD_POLICY.balanceLimit.namedMaxMinor), anonymousMaxMinor: min(BigInt(limit), DEFAULT_CARD_POLICY.balanceLimit.anonymousMaxMinor) };
+  }
+  if (Object.keys(rules).length === 0) return DEFAULT_CARD_POLICY;
+  const merged = mergeProductPolicy(p.policyVersion, rules, o['allow_looser'] === true, typeof o['looser_reason'] === 'string' ? o['looser_reason'] : undefined);
   if (!merged.ok) throw new Error(`stored policy override of version ${p.policyVersion} no longer merges: ${merged.message}`);
   return merged.value;
+}
+
+function mergeProductPolicy(version: string, rules: Record<string, unknown>, allowLooser: boolean, looserReason: string | undefined) {
+  return mergePolicyOverrides(DEFAULT_CARD_POLICY, {
+    version,
+    effectiveFrom: DEFAULT_CARD_POLICY.effectiveFrom,
+    ...overridesFromJson(DEFAULT_CARD_POLICY, rules),
+    ...(allowLooser ? { allowLooser } : {}),
+    ...(looserReason !== undefined ? { looserReason } : {}),
+  } as CardPolicyOverrides);
 }
 
 const min = (a: bigint, b: bigint): bigint => (a < b ? a : b);
@@ -68,6 +90,9 @@ export async function createProduct(ctx: Ctx, inp: CreateProductInput): Promise<
   if (rules.length > 20 || rules.some((r) => r.minRechargeMinor <= 0n || r.bonusMinor <= 0n || r.bonusMinor > r.minRechargeMinor)) {
     return bad('bonus rules: at most 20, each with a positive threshold and a positive bonus not above it');
   }
+  if (rules.some((r) => r.validDays !== undefined && (!Number.isInteger(r.validDays) || r.validDays < 1 || r.validDays > 3650))) {
+    return bad('a bonus rule\'s valid_days is a whole number of days, 1-3650');
+  }
   if (!inp.rechargeable && rules.length > 0) return bad('bonus rules apply to recharges; this product is not rechargeable');
   const now = ctx.clock.now();
   const validityMonths = inp.validityMonths ?? null;
@@ -80,6 +105,18 @@ export async function createProduct(ctx: Ctx, inp: CreateProductInput): Promise<
     if (inp.balanceLimitMinor <= 0n || inp.balanceLimitMinor > limit) return fail('policy_override_looser', `the balance limit may only be lowered (at most ${limit})`);
     overrides['balance_limit_minor'] = inp.balanceLimitMinor.toString();
     policyVersion = `${DEFAULT_CARD_POLICY.version}/${inp.code}`;
+  }
+  if (inp.policy !== undefined) {
+    if (inp.policy.rules['balanceLimit'] !== undefined && inp.balanceLimitMinor !== undefined) return fail('invalid_policy_override', 'give the balance limit either as balance_limit or in the policy rules, not both');
+    policyVersion = `${DEFAULT_CARD_POLICY.version}/${inp.code}`;
+    // Checked now, so a product never stores overrides that do not merge.
+    const merged = mergeProductPolicy(policyVersion, inp.policy.rules, inp.policy.allowLooser === true, inp.policy.looserReason);
+    if (!merged.ok) return merged;
+    overrides['rules'] = overridesToJson(overridesFromJson(DEFAULT_CARD_POLICY, inp.policy.rules));
+    if (inp.policy.allowLooser) {
+      overrides['allow_looser'] = true;
+      overrides['looser_reason'] = inp.policy.looserReason ?? null;
+    }
   }
   const product: CardProduct = {
     id: ctx.nextId(),
@@ -111,7 +148,8 @@ export async function createProduct(ctx: Ctx, inp: CreateProductInput): Promise<
   const { product: saved, inserted } = await store.insertProduct(ctx.pool, product);
   if (!inserted) {
     const same = saved.named === product.named && saved.purpose === product.purpose && saved.binPrefix === product.binPrefix &&
-      saved.numberLength === product.numberLength && saved.issuerMerchantId === product.issuerMerchantId && saved.rechargeable === product.rechargeable;
+      saved.numberLength === product.numberLength && saved.issuerMerchantId === product.issuerMerchantId && saved.rechargeable === product.rechargeable &&
+      JSON.stringify(saved.policyOverrides) === JSON.stringify(product.policyOverrides);
     if (!same) return fail('product_exists_with_different_fields', `a product with code ${inp.code} already exists with different fields`);
     return ok({ product: saved, created: false });
   }

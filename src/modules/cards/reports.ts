@@ -6,6 +6,7 @@
 import { businessDayRange } from '../../kernel/clock.js';
 import { fail, ok } from '../../kernel/errors.js';
 import { csvField } from '../ledger/accounting.js';
+import * as store from './cards.store.js';
 import type { CardsResult, Ctx } from './context.js';
 
 interface ProductAccounts {
@@ -130,13 +131,23 @@ export interface BreakageRow {
   /** Value left on expired cards: principal the holder may still reclaim (re-activation or replacement) and bonus. */
   principalMinor: bigint;
   bonusMinor: bigint;
+  /** Breakage already recognised as income: promotional bonus forfeited when it expired. */
+  recognisedMinor: bigint;
 }
 
-/** Value on expired cards, by product: the breakage exposure. It is not income while the holder may still claim it. */
+/**
+ * Breakage by product: the exposure — value on expired cards, which is not income while the
+ * holder may still re-activate or replace the card (the rules keep that right open) — and what was
+ * recognised as income, the promotional bonus forfeited at its own expiry.
+ */
 export async function breakage(ctx: Ctx): Promise<BreakageRow[]> {
   const rows: BreakageRow[] = [];
+  const recognised = await store.breakageRecognisedByProduct(ctx.pool);
   for (const p of await accountsByProduct(ctx, ['expired'])) {
-    rows.push({ productId: p.productId, productCode: p.code, expiredCards: p.cards, principalMinor: await ctx.ledger.sumBalances(p.principal), bonusMinor: await ctx.ledger.sumBalances(p.bonus) });
+    rows.push({
+      productId: p.productId, productCode: p.code, expiredCards: p.cards, principalMinor: await ctx.ledger.sumBalances(p.principal),
+      bonusMinor: await ctx.ledger.sumBalances(p.bonus), recognisedMinor: recognised.get(p.productId) ?? 0n,
+    });
   }
   return rows;
 }

@@ -1,10 +1,13 @@
 /** Records of the cards module. Amounts are bigint minor units. */
+import type { CardsErrorCode } from './errors.js';
 export type CardStatus = 'in_stock' | 'active' | 'frozen' | 'loss_reported' | 'lost' | 'replaced' | 'expired' | 'closed';
 
 export interface BonusRule {
   /** A recharge of at least this much earns `bonusMinor`; the largest matching rule wins. */
   minRechargeMinor: bigint;
   bonusMinor: bigint;
+  /** Days the bonus stays spendable after the recharge; absent: as long as the card. */
+  validDays?: number;
 }
 
 export interface CardProduct {
@@ -77,9 +80,11 @@ export interface CardTransaction {
   refundedAmount: bigint;
   voided: boolean;
   paymentMethod: string | null;
-  failureCode: string | null;
+  failureCode: CardsErrorCode | null;
   businessDate: string;
   policyVersion: string;
   metadata: Record<string, unknown>;
   createdAt: Date;
+  /** Recharges with a promotional bonus that expires: when it does. */
+  bonusExpiresAt?: Date | null;
 }

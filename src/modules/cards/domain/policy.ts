@@ -253,6 +253,34 @@ export function mergePolicyOverrides(base: CardPolicy, overrides: CardPolicyOver
   return ok(deepFreeze(merged as unknown as CardPolicy));
 }
 
+/**
+ * Turns overrides as they arrive in JSON (or as stored) — amounts as integers or decimal strings —
+ * into typed overrides: a field whose base value is a bigint gets a bigint. Anything that does not
+ * convert is left as it is, for `mergePolicyOverrides` to refuse with a precise message.
+ */
+export function overridesFromJson(base: CardPolicy, rules: Record<string, unknown>): Partial<Record<RuleKey, Record<string, unknown>>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const [rule, fields] of Object.entries(rules)) {
+    if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) {
+      out[rule] = fields as Record<string, unknown>;
+      continue;
+    }
+    const baseRule = (base as unknown as Record<string, Record<string, unknown> | undefined>)[rule];
+    const conv: Record<string, unknown> = {};
+    for (const [field, v] of Object.entries(fields as Record<string, unknown>)) {
+      const wantsBigint = typeof baseRule?.[field] === 'bigint';
+      conv[field] = wantsBigint && ((typeof v === 'number' && Number.isSafeInteger(v)) || (typeof v === 'string' && /^(0|[1-9][0-9]{0,15})$/.test(v))) ? BigInt(v) : v;
+    }
+    out[rule] = conv;
+  }
+  return out as Partial<Record<RuleKey, Record<string, unknown>>>;
+}
+
+/** Overrides in a JSON-safe form (bigints as decimal strings), for storage and the API. */
+export function overridesToJson(o: Record<string, unknown>): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(o, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))) as Record<string, unknown>;
+}
+
 /** The version in force at `at`: the latest whose effectiveFrom is not after it. */
 export function selectPolicy(versions: readonly CardPolicy[], at: Date): CardPolicy | undefined {
   let best: CardPolicy | undefined;
