@@ -65,3 +65,33 @@ describe('allocateLargestRemainder', () => {
     );
   });
 });
+
+// Imported here rather than above so that the existing lines of this file stay untouched.
+import { parseMajor } from './money.js';
+
+describe('parseMajor', () => {
+  it('turns exact decimal strings into minor units without floats', () => {
+    expect(parseMajor('12.34', 'CNY')).toBe(1234n);
+    expect(parseMajor('0.01', 'CNY')).toBe(1n);
+    expect(parseMajor('0.1', 'CNY')).toBe(10n);
+    expect(parseMajor('100000000', 'CNY')).toBe(10000000000n);
+    expect(parseMajor('0', 'CNY')).toBe(0n);
+    expect(parseMajor('1234', 'JPY')).toBe(1234n);
+    expect(parseMajor('1.234', 'KWD')).toBe(1234n);
+    expect(parseMajor('90071992547409.91', 'CNY')).toBe(9007199254740991n);
+  });
+  it('refuses extra fraction digits, signs, exponents, whitespace, half-written numbers and unknown currencies', () => {
+    for (const bad of ['12.345', '-1.00', '+1.00', '1e3', ' 1.00', '1.00 ', '1.', '.5', '', '1,00', '0x10', '1.0.0', '１.00']) {
+      expect(parseMajor(bad, 'CNY')).toBeUndefined();
+    }
+    expect(parseMajor('12.0', 'JPY')).toBeUndefined();
+    expect(parseMajor('1.00', 'XXX')).toBeUndefined();
+  });
+  it('round-trips with formatMajor for any amount', () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: 10n ** 15n }), fc.constantFrom('CNY', 'JPY', 'KWD'), (v, cur) => {
+        expect(parseMajor(formatMajor(v, cur), cur)).toBe(v);
+      }),
+    );
+  });
+});

@@ -105,3 +105,21 @@ export function allocateLargestRemainder(total: bigint, weights: readonly bigint
   }
   return parts;
 }
+
+/**
+ * Parses an exact major-unit decimal string ("12.34") into minor units (1234n for CNY), for wire
+ * formats that carry amounts that way (Alipay's yuan strings). No floats are involved. Refused
+ * (undefined): an unknown currency, signs, exponents, whitespace, a missing integer or fraction
+ * part ("1." / ".5"), and more fraction digits than the currency's exponent. Range checks are the
+ * caller's, since wire formats differ in what they allow.
+ */
+export function parseMajor(text: string, currency: string): bigint | undefined {
+  if (!isCurrency(currency)) return undefined;
+  const exp = currencyExponent(currency);
+  const m = /^(\d+)(?:\.(\d+))?$/.exec(text);
+  if (!m) return undefined;
+  const whole = m[1]!;
+  const fraction = m[2] ?? '';
+  if (fraction.length > exp) return undefined;
+  return BigInt(whole + fraction.padEnd(exp, '0'));
+}
