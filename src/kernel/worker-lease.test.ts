@@ -219,13 +219,11 @@ describe('worker leases under clock skew', () => {
       [first.workerId],
     );
     try {
-      const t0 = Date.now();
       const next = await lease({ label: 'successor' });
       expect(next.workerId).toBe(first.workerId);
       expect(next.previousLeaseEndMs).toBe(ahead);
       // It waited for its own clock to pass the bound, and its ids lie after it.
       expect(Date.now()).toBeGreaterThan(ahead);
-      expect(Date.now() - t0).toBeGreaterThanOrEqual(2_000);
       expect(decodeId(generatorForLease(next).next()).timestamp.getTime()).toBeGreaterThan(ahead);
       await next.release();
     } finally {

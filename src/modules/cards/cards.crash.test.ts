@@ -57,6 +57,19 @@ beforeAll(async () => {
     }
     return r;
   };
+  // The batched consume path posts inside its own transaction: the same two faults, around it.
+  ledger.transaction = async (fn, opts) => {
+    if (faults.before > 0) {
+      faults.before--;
+      throw Object.assign(new Error('connection reset (simulated)'), { code: 'ECONNRESET' });
+    }
+    const r = await f.ledger.transaction(fn, opts);
+    if (faults.after > 0) {
+      faults.after--;
+      throw Object.assign(new Error('connection reset after commit (simulated)'), { code: 'ECONNRESET' });
+    }
+    return r;
+  };
   cards = new Cards({ pool: f.db.pool, lockPool, clock, nextId: f.nextId, ledger, parties, masterKey, businessTimeZone: 'Asia/Shanghai' });
   merchantId = await merchant(1, true);
   strangerId = await merchant(2, true);

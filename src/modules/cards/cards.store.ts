@@ -181,12 +181,21 @@ export async function getCard(db: Queryable, id: bigint, forUpdate = false): Pro
 }
 
 /** Locks several cards in id order (so two batches never wait on each other in a cycle). */
-export async function lockCards(db: Queryable, ids: readonly bigint[]): Promise<Map<bigint, Card>> {
-  const r = await db.query(`SELECT ${CARD_COLS} FROM cards WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE`, [ids]);
-  return new Map(r.rows.map((x) => {
-    const c = rowToCard(x as Row);
-    return [c.id, c] as const;
-  }));
+/**
+ * Locks those of these cards no other transaction holds, without waiting; returns them and the ids
+ * that exist but are held elsewhere (unknown ids are in neither).
+ */
+export async function lockFreeCards(db: Queryable, ids: readonly bigint[]): Promise<{ cards: Map<bigint, Card>; held: bigint[] }> {
+  const cards = new Map<bigint, Card>();
+  const r = await db.query(`SELECT ${CARD_COLS} FROM cards WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE SKIP LOCKED`, [ids]);
+  for (const x of r.rows as Row[]) {
+    const c = rowToCard(x);
+    cards.set(c.id, c);
+  }
+  if (cards.size === ids.length) return { cards, held: [] };
+  const missing = ids.filter((id) => !cards.has(id));
+  const e = await db.query('SELECT id FROM cards WHERE id = ANY($1::bigint[])', [missing]);
+  return { cards, held: (e.rows as Row[]).map((x) => x['id'] as bigint) };
 }
 
 export async function cardIdByHash(db: Queryable, hash: string): Promise<bigint | undefined> {
@@ -278,33 +287,35 @@ export async function insertTx(db: Queryable, t: NewTx): Promise<void> {
   );
 }
 
-/** Inserts many pending card transactions in one statement. */
-export async function insertTxs(db: Queryable, ts: readonly NewTx[]): Promise<void> {
+/**
+ * Inserts many card transactions, already decided, in one statement (the batched consume path
+ * writes them in the same transaction as their ledger transfers).
+ */
+export async function insertDecidedTxs(db: Queryable, ts: readonly (NewTx & { status: 'succeeded' | 'failed'; failureCode: string | null })[]): Promise<void> {
   if (ts.length === 0) return;
-  const col = <T>(f: (t: NewTx) => T): T[] => ts.map(f);
+  const col = <T>(f: (t: (typeof ts)[number]) => T): T[] => ts.map(f);
   await db.query(
     `INSERT INTO card_transactions (id, idempotency_key, request_hash, card_id, kind, status, amount, principal_amount, bonus_amount, fee_amount,
-       merchant_id, terminal_id, related_id, payment_method, business_date, policy_version, metadata, created_at)
-     SELECT u.id, u.k, u.h, u.card, u.kind, 'pending', u.amount, u.p, u.b, u.fee, u.m, u.term, u.rel, u.pm, u.bd, u.pv, u.meta, $17
+       merchant_id, terminal_id, related_id, payment_method, business_date, policy_version, metadata, created_at, failure_code)
+     SELECT u.id, u.k, u.h, u.card, u.kind, u.st, u.amount, u.p, u.b, u.fee, u.m, u.term, u.rel, u.pm, u.bd, u.pv, u.meta, $17, u.fc
      FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[],
-       $10::bigint[], $11::text[], $12::bigint[], $13::text[], $14::date[], $15::text[], $16::jsonb[])
-       AS u(id, k, h, card, kind, amount, p, b, fee, m, term, rel, pm, bd, pv, meta)`,
+       $10::bigint[], $11::text[], $12::bigint[], $13::text[], $14::date[], $15::text[], $16::jsonb[], $18::text[], $19::text[])
+       AS u(id, k, h, card, kind, amount, p, b, fee, m, term, rel, pm, bd, pv, meta, st, fc)`,
     [
       col((t) => t.id), col((t) => t.idempotencyKey), col((t) => t.requestHash), col((t) => t.cardId), col((t) => t.kind), col((t) => t.amount),
       col((t) => t.principalAmount), col((t) => t.bonusAmount), col((t) => t.feeAmount), col((t) => t.merchantId), col((t) => t.terminalId),
       col((t) => t.relatedId), col((t) => t.paymentMethod), col((t) => t.businessDate), col((t) => t.policyVersion), col((t) => JSON.stringify(t.metadata)),
-      ts[0]!.createdAt,
+      ts[0]!.createdAt, col((t) => t.status), col((t) => t.failureCode),
     ],
   );
 }
 
-/** Records the outcome of many pending card transactions in one statement. */
-export async function finishTxs(db: Queryable, rows: readonly { id: bigint; status: 'succeeded' | 'failed'; code: string | null }[]): Promise<void> {
+/** Marks card transactions the ledger refused (the batched path wrote them as succeeded first). */
+export async function markTxsFailed(db: Queryable, rows: readonly { id: bigint; code: string }[]): Promise<void> {
   if (rows.length === 0) return;
   await db.query(
-    `UPDATE card_transactions t SET status = v.s, failure_code = v.c FROM unnest($1::bigint[], $2::text[], $3::text[]) AS v(id, s, c)
-     WHERE t.id = v.id AND t.status = 'pending'`,
-    [rows.map((r) => r.id), rows.map((r) => r.status), rows.map((r) => r.code)],
+    `UPDATE card_transactions t SET status = 'failed', failure_code = v.c FROM unnest($1::bigint[], $2::text[]) AS v(id, c) WHERE t.id = v.id`,
+    [rows.map((r) => r.id), rows.map((r) => r.code)],
   );
 }
 

@@ -4,7 +4,7 @@
  * Expected failures come back as values; only programmer errors throw.
  */
 import type { Clock } from '../../kernel/clock.js';
-import { withTx, type Pool } from '../../kernel/db.js';
+import { isRetryableTxError, withTx, type Pool, type PoolClient } from '../../kernel/db.js';
 import { fail, ok, type Result } from '../../kernel/errors.js';
 import type { Logger } from '../../kernel/logger.js';
 import { checkCurrency, MAX_AMOUNT_MINOR } from '../../kernel/money.js';
@@ -14,7 +14,8 @@ import { SYSTEM_KEY_PREFIX, validateRequest, type TransferRequest } from './doma
 import type { LedgerErrorCode } from './errors.js';
 import * as history from './history.store.js';
 import * as store from './ledger.store.js';
-import { TransferBatcher, type BatcherOptions } from './transfer-batcher.js';
+import { applyTransferBatch, IdempotencyRace, type BatchDeps } from './ledger.store.js';
+import { commitDurably, TransferBatcher, type BatcherOptions } from './transfer-batcher.js';
 
 export type { Account, AccountStatus, AccountType, Transfer, TransferOutcome, TransferRequest };
 export { availableBalance, postedBalance };
@@ -45,11 +46,18 @@ export interface CreateAccountInput {
 
 export type LedgerResult<T> = Result<T, LedgerErrorCode>;
 
+/** What `Ledger.transaction` hands its callback. */
+export interface LedgerTx {
+  client: PoolClient;
+  createTransfers(reqs: readonly TransferRequest[]): Promise<LedgerResult<TransferOutcome[]>>;
+}
+
 export const MAX_TRANSFERS_PER_REQUEST = 8000;
 const REF_RE = /^[\x21-\x7e]{1,128}$/;
 
 export class Ledger {
   private readonly batcher: TransferBatcher;
+  private readonly batchDeps: BatchDeps;
   private readonly pool: Pool;
   private readonly clock: Clock;
   private readonly nextId: () => bigint;
@@ -61,9 +69,10 @@ export class Ledger {
     this.clock = deps.clock;
     this.nextId = deps.nextId;
     this.log = deps.log;
+    this.batchDeps = { nextId: deps.nextId, now: () => deps.clock.now() };
     this.batcher = new TransferBatcher(
       deps.pool,
-      { nextId: deps.nextId, now: () => deps.clock.now() },
+      this.batchDeps,
       { windowMs: 1, maxBatch: MAX_TRANSFERS_PER_REQUEST, maxInFlight: 2, ...deps.batch },
       deps.log,
     );
@@ -197,24 +206,74 @@ export class Ledger {
    * Returns one outcome per transfer, in order. Throws only when the database is unreachable, in
    * which case the outcome is unknown and the caller retries with the same idempotency keys.
    */
-  async createTransfers(reqs: readonly TransferRequest[]): Promise<LedgerResult<TransferOutcome[]>> {
-    if (reqs.length === 0) return ok([]);
-    if (reqs.length > MAX_TRANSFERS_PER_REQUEST) return fail('request_too_large', `at most ${MAX_TRANSFERS_PER_REQUEST} transfers per request`);
-    const checks = validateRequest(reqs);
+  /** Validates requests: the refusals in place, and the valid inputs with their positions. */
+  private validate(reqs: readonly TransferRequest[]): { outcomes: TransferOutcome[]; valid: TransferInput[]; at: number[] } {
     const outcomes: TransferOutcome[] = new Array(reqs.length);
     const valid: TransferInput[] = [];
     const at: number[] = [];
-    checks.forEach((c, i) => {
+    validateRequest(reqs).forEach((c, i) => {
       if (c.ok) {
         valid.push(c.input);
         at.push(i);
       } else outcomes[i] = { ok: false, code: c.code, message: c.message };
     });
+    return { outcomes, valid, at };
+  }
+
+  async createTransfers(reqs: readonly TransferRequest[]): Promise<LedgerResult<TransferOutcome[]>> {
+    if (reqs.length === 0) return ok([]);
+    if (reqs.length > MAX_TRANSFERS_PER_REQUEST) return fail('request_too_large', `at most ${MAX_TRANSFERS_PER_REQUEST} transfers per request`);
+    const { outcomes, valid, at } = this.validate(reqs);
     if (valid.length > 0) {
       const res = await this.batcher.submit(valid);
       res.forEach((o, k) => (outcomes[at[k]!] = o));
     }
     return ok(outcomes);
+  }
+
+  /**
+   * Runs `fn` in one database transaction in which it may write its own records (with `client`)
+   * and post transfers (with `createTransfers`, same rules and outcomes as the batched path), so a
+   * module's business record and its money movement commit together or not at all — no
+   * intent-first protocol and no recovery needed. The commit releases locks early and returns
+   * only once durable (as the batcher does). If a transfer's idempotency key was stored
+   * concurrently, or PostgreSQL breaks a lock cycle, everything is rolled back and `fn` runs
+   * again from the start, so `fn` must do nothing outside the transaction. Keep it short: the
+   * accounts it posts to stay locked until the commit.
+   */
+  async transaction<T>(fn: (tx: LedgerTx) => Promise<T>, opts: { maxAttempts?: number } = {}): Promise<T> {
+    const maxAttempts = opts.maxAttempts ?? 5;
+    for (let attempt = 1; ; attempt++) {
+      const c = await this.pool.connect();
+      let broken: Error | undefined;
+      try {
+        await c.query('BEGIN; SET LOCAL synchronous_commit TO off');
+        const lookupKeys = attempt > 1;
+        const tx: LedgerTx = {
+          client: c,
+          createTransfers: async (reqs) => {
+            if (reqs.length > MAX_TRANSFERS_PER_REQUEST) return fail('request_too_large', `at most ${MAX_TRANSFERS_PER_REQUEST} transfers per request`);
+            const { outcomes, valid, at } = this.validate(reqs);
+            if (valid.length > 0) {
+              const res = await applyTransferBatch(c, valid, this.batchDeps, lookupKeys);
+              res.forEach((o, k) => (outcomes[at[k]!] = o));
+            }
+            return ok(outcomes);
+          },
+        };
+        const out = await fn(tx);
+        await commitDurably(c);
+        return out;
+      } catch (e) {
+        await c.query('ROLLBACK').catch((re: unknown) => {
+          broken = re instanceof Error ? re : new Error(String(re));
+        });
+        if ((e instanceof IdempotencyRace || isRetryableTxError(e)) && attempt < maxAttempts) continue;
+        throw e;
+      } finally {
+        c.release(broken);
+      }
+    }
   }
 
   /** One transfer; its rejection comes back as a failed result with the transfer's code. */

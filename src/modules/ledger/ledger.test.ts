@@ -261,6 +261,33 @@ describe('transfers', () => {
     expect(r.ok && r.value.map((o) => (o.ok ? 'ok' : o.code))).toEqual(['invalid_transfer', 'invalid_transfer', 'ok']);
   });
 
+  it('commits a caller\'s own writes and its transfers together, or neither, and re-runs the callback on a key race', async () => {
+    const bank = await f.account({ type: 'asset' });
+    const wallet = await f.account({ debitsMustNotExceedCredits: true });
+    const post = (k: string) => ({ idempotencyKey: k, debitAccountId: bank, creditAccountId: wallet, amount: 10n, currency: 'CNY' });
+    // A failure after the transfer was applied rolls the transfer back with the caller's writes.
+    await expect(f.ledger.transaction(async (tx) => {
+      const r = await tx.createTransfers([post('tx-rolled-back')]);
+      expect(r.ok && r.value[0]!.ok).toBe(true);
+      throw new Error('caller failed');
+    })).rejects.toThrow('caller failed');
+    expect((await f.ledger.getTransferByKey('tx-rolled-back')).ok).toBe(false);
+    // A key stored earlier makes the first run roll back; the callback runs again and sees it as existing.
+    await fund(bank, wallet, 1n);
+    expect((await f.ledger.transfer(post('tx-existing'))).ok).toBe(true);
+    let runs = 0;
+    const out = await f.ledger.transaction(async (tx) => {
+      runs++;
+      const r = await tx.createTransfers([post('tx-existing'), post('tx-new')]);
+      if (!r.ok) throw new Error(r.code);
+      return r.value.map((o) => (o.ok ? o.existed : o.code));
+    });
+    expect(out).toEqual([true, false]);
+    expect(runs).toBe(2);
+    const w = await f.ledger.getAccount(wallet);
+    expect(w.ok && w.value.creditsPosted).toBe(21n);
+  });
+
   it('keeps every invariant after all of the above', async () => {
     const v = await f.ledger.verify();
     expect(v.violations).toEqual([]);

@@ -4,7 +4,7 @@
  * transfer does not fail its batch neighbours. Several batches may be in flight at once; they
  * serialise in the database only where they share accounts.
  */
-import { isConnectionError, isRetryableTxError, type Pool } from '../../kernel/db.js';
+import { isConnectionError, isRetryableTxError, type Pool, type PoolClient } from '../../kernel/db.js';
 import type { Logger } from '../../kernel/logger.js';
 import type { TransferOutcome } from './domain/apply.js';
 import type { TransferInput } from './domain/types.js';
@@ -27,6 +27,19 @@ export interface BatcherStats {
   batches: number;
   transfers: number;
   retries: number;
+}
+
+/**
+ * Commits the open transaction on `c`, which runs with synchronous_commit off (its locks are
+ * released at once), then waits until the WAL is durable up to that commit: a tiny transaction
+ * that writes a row commits synchronously after it (see applyDurably). One round trip.
+ */
+export async function commitDurably(c: PoolClient): Promise<void> {
+  await c.query(
+    `COMMIT; BEGIN; SET LOCAL synchronous_commit TO on;
+     INSERT INTO ledger_wal_flush (backend_pid, n) VALUES (pg_backend_pid(), 1)
+     ON CONFLICT (backend_pid) DO UPDATE SET n = ledger_wal_flush.n + 1; COMMIT`,
+  );
 }
 
 export class TransferBatcher {
@@ -108,11 +121,7 @@ export class TransferBatcher {
       // One round trip: commit (locks released), then wait for the WAL flush. If any statement
       // fails, PostgreSQL skips the rest and the error surfaces; the callers' outcome is then
       // unknown and they retry with the same idempotency keys.
-      await c.query(
-        `COMMIT; BEGIN; SET LOCAL synchronous_commit TO on;
-         INSERT INTO ledger_wal_flush (backend_pid, n) VALUES (pg_backend_pid(), 1)
-         ON CONFLICT (backend_pid) DO UPDATE SET n = ledger_wal_flush.n + 1; COMMIT`,
-      );
+      await commitDurably(c);
       return out;
     } catch (e) {
       // Leave no transaction open on a pooled connection; if even ROLLBACK fails, the
