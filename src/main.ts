@@ -16,6 +16,8 @@ import { acquireWorkerLease, generatorForLease, type WorkerLease } from './kerne
 import { Ledger } from './modules/ledger/index.js';
 import { Parties } from './modules/parties/index.js';
 import { Cards } from './modules/cards/index.js';
+import { Channels } from './modules/channels/index.js';
+import { Payments } from './modules/payments/index.js';
 
 export const VERSION: string = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -31,6 +33,10 @@ export interface Runtime {
   ledger: Ledger;
   parties: Parties;
   cards: Cards;
+  channels: Channels;
+  payments: Payments;
+  /** Where channels and payers reach this server; set by the server once it listens (or PAYCORE_PUBLIC_URL). */
+  publicUrl: { value: string };
   close(): Promise<void>;
 }
 
@@ -73,10 +79,17 @@ export async function openRuntime(over: ConfigOverrides = {}, opts: OpenOptions 
     const cardLockPool = createPool(url, { max: 16, applicationName: 'paycore-card-locks' });
     pools.push(cardLockPool);
     const cards = new Cards({ pool, lockPool: cardLockPool, clock, nextId, ledger, parties, masterKey: config.masterKey, businessTimeZone: config.businessTimeZone, log });
+    const channels = new Channels({ pool, clock, nextId, ledger, parties, masterKey: config.masterKey, log, requestTimeoutMs: config.channelTimeoutMs });
+    const publicUrl = { value: config.publicUrl ?? `http://127.0.0.1:${config.port}` };
+    const payments = new Payments({
+      pool, clock, nextId, ledger, parties, channels, cards, log, publicBaseUrl: () => publicUrl.value,
+      ...(config.notifyScheduleMs ? { notifyScheduleMs: config.notifyScheduleMs } : {}), ...(config.queryBackoffMs ? { queryBackoffMs: config.queryBackoffMs } : {}),
+    });
     log.info({ database: redactUrl(url), embedded: embedded !== undefined, workerId: lease.workerId }, 'runtime ready');
     return {
-      config, log, clock, pool, databaseUrl: url, embedded, lease, nextId, ledger, parties, cards,
+      config, log, clock, pool, databaseUrl: url, embedded, lease, nextId, ledger, parties, cards, channels, payments, publicUrl,
       async close() {
+        payments.close();
         cards.close();
         await ledger.close();
         await lease.release();

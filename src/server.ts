@@ -29,6 +29,10 @@ export async function startServer(over: ConfigOverrides = {}): Promise<Server> {
       businessTimeZone: config.businessTimeZone, ledger, version: VERSION,
       parties: runtime.parties,
       cards: runtime.cards,
+      payments: runtime.payments,
+      channels: runtime.channels,
+      cashierKey: config.masterKey.deriveKey('cashier-links'),
+      publicBaseUrl: () => runtime.publicUrl.value,
       operatorTokens: runtime.parties.operatorTokenLookup,
       merchantAuth: createMerchantAuth(runtime.parties, { clock: runtime.clock }),
     });
@@ -39,6 +43,7 @@ export async function startServer(over: ConfigOverrides = {}): Promise<Server> {
   }
   ledger.startExpiryWorker();
   runtime.cards.startWorkers();
+  runtime.payments.startWorkers(config.jobIntervalMs);
   // Close every finished business day (vouchers) in the background so trial balances are ready.
   const closeDays = async (): Promise<void> => {
     for (let i = 0; i < 100; i++) {
@@ -62,6 +67,7 @@ export async function startServer(over: ConfigOverrides = {}): Promise<Server> {
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
+  if (!config.publicUrl) runtime.publicUrl.value = url;
   let closing: Promise<void> | undefined;
   return {
     app,

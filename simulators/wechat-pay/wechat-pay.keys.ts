@@ -3,7 +3,7 @@
  * certificate, as WeChat's 平台证书 is, with a 40-digit upper-case hex serial) and fresh merchant
  * test accounts (merchant RSA key and API-certificate serial, APIv3 key, mchid, appid).
  */
-import './reflect-shim.js';
+import 'reflect-metadata';
 import { generateKeyPair, randomBytes, webcrypto, X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 

@@ -6,6 +6,7 @@ import { Command, Option } from 'commander';
 import { registerBenchCommands } from './bench.command.js';
 import { registerCardCommands } from './cards.command.js';
 import { registerLedgerCommands } from './ledger.command.js';
+import { registerSimCommands } from './sim.command.js';
 import { registerStartCommands } from './start.command.js';
 
 const program = new Command();
@@ -19,6 +20,7 @@ registerStartCommands(program);
 registerLedgerCommands(program);
 registerCardCommands(program);
 registerBenchCommands(program);
+registerSimCommands(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`paycore: ${(e as Error).message}\n`);

@@ -26,6 +26,9 @@ import { registerAccountingRoutes } from './routes/accounting.routes.js';
 import { registerLedgerRoutes } from './routes/ledger.routes.js';
 import { registerPartiesRoutes } from './routes/parties.routes.js';
 import { registerCardRoutes } from './routes/cards.routes.js';
+import { registerPaymentRoutes } from './routes/payments.routes.js';
+import type { Channels } from '../modules/channels/index.js';
+import type { Payments } from '../modules/payments/index.js';
 import { registerSystemRoutes } from './routes/system.routes.js';
 
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
@@ -42,6 +45,12 @@ export interface AppDeps {
   parties?: Parties;
   /** The cards module (预付卡); its routes are registered when it is given. */
   cards?: Cards;
+  /** Payments and channels; their routes (merchant orders, cashier, channel notifications) are registered when both are given. */
+  payments?: Payments;
+  channels?: Channels;
+  /** Key for the cashier links' tokens, and where channels and payers reach this server. */
+  cashierKey?: Buffer;
+  publicBaseUrl?: () => string;
   operatorTokens?: OperatorTokenLookup;
   /** Verifies a merchant-signed request (parties module); without it merchant routes answer 401. */
   merchantAuth?: (req: FastifyRequest) => Promise<Principal>;
@@ -173,5 +182,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   registerAccountingRoutes(app, deps);
   if (deps.parties) registerPartiesRoutes(app, deps, deps.parties);
   if (deps.cards) registerCardRoutes(app, deps, deps.cards);
+  if (deps.payments && deps.channels) registerPaymentRoutes(app, { ...deps, cashierKey: deps.cashierKey ?? Buffer.alloc(32), publicBaseUrl: deps.publicBaseUrl ?? (() => '') }, deps.payments, deps.channels);
   return app;
 }

@@ -24,6 +24,16 @@ export interface Config {
   /** Ledger batching: how long to gather requests and how many transfers one batch may hold. */
   ledgerBatchWindowMs: number;
   ledgerMaxBatch: number;
+  /** The URL channels and payers reach this server at (PAYCORE_PUBLIC_URL); default: the listening address. */
+  publicUrl: string | undefined;
+  /** Per provider call, in ms (PAYCORE_CHANNEL_TIMEOUT_MS). */
+  channelTimeoutMs: number;
+  /** How often the payment jobs run (PAYCORE_JOB_INTERVAL_MS). */
+  jobIntervalMs: number;
+  /** Merchant notification retry schedule (PAYCORE_NOTIFY_SCHEDULE_MS, comma-separated ms); default about 24 h. */
+  notifyScheduleMs: number[] | undefined;
+  /** Delays between channel queries of unknown outcomes (PAYCORE_QUERY_BACKOFF_MS, comma-separated ms). */
+  queryBackoffMs: number[] | undefined;
 }
 
 export interface ConfigOverrides {
@@ -73,5 +83,31 @@ export function loadConfig(over: ConfigOverrides = {}, env: NodeJS.ProcessEnv = 
     masterKey: MasterKey.fromBase64(masterKeyB64),
     ledgerBatchWindowMs: intEnv(env, 'PAYCORE_LEDGER_BATCH_WINDOW_MS', 1, 0, 100),
     ledgerMaxBatch: intEnv(env, 'PAYCORE_LEDGER_MAX_BATCH', 2000, 1, 8190),
+    publicUrl: urlEnv(env, 'PAYCORE_PUBLIC_URL'),
+    channelTimeoutMs: intEnv(env, 'PAYCORE_CHANNEL_TIMEOUT_MS', 10_000, 100, 120_000),
+    jobIntervalMs: intEnv(env, 'PAYCORE_JOB_INTERVAL_MS', 1_000, 10, 600_000),
+    notifyScheduleMs: listEnv(env, 'PAYCORE_NOTIFY_SCHEDULE_MS'),
+    queryBackoffMs: listEnv(env, 'PAYCORE_QUERY_BACKOFF_MS'),
   };
+}
+
+function urlEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new Error(`${name} must be an absolute URL, got ${raw}`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`${name} must be an http(s) URL`);
+  return raw.replace(/\/$/, '');
+}
+
+function listEnv(env: NodeJS.ProcessEnv, name: string): number[] | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const xs = raw.split(',').map((x) => Number(x.trim()));
+  if (xs.length === 0 || xs.length > 50 || xs.some((x) => !Number.isInteger(x) || x < 0 || x > 7 * 86_400_000)) throw new Error(`${name} must be a comma-separated list of 1-50 delays in ms`);
+  return xs;
 }

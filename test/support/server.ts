@@ -18,14 +18,22 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(): Promise<TestServer> {
+/** `env`: settings read from the environment at start (e.g. PAYCORE_JOB_INTERVAL_MS), set only while starting. */
+export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const db = await createTestDb();
   const dataDir = mkdtempSync(join(tmpdir(), 'paycore-srv-'));
-  const prevLevel = process.env['LOG_LEVEL'];
-  process.env['LOG_LEVEL'] = process.env['TEST_LOG_LEVEL'] ?? 'silent';
-  const server = await startServer({ databaseUrl: db.url, dataDir, port: 0, host: '127.0.0.1' });
-  if (prevLevel === undefined) delete process.env['LOG_LEVEL'];
-  else process.env['LOG_LEVEL'] = prevLevel;
+  const vars = { LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'silent', ...env };
+  const prev = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, vars);
+  let server: Server;
+  try {
+    server = await startServer({ databaseUrl: db.url, dataDir, port: 0, host: '127.0.0.1' });
+  } finally {
+    for (const [k, v] of Object.entries(prev)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
   const token = server.runtime.config.adminToken.reveal();
   return {
     server,

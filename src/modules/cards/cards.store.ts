@@ -1,7 +1,7 @@
 /** SQL of the cards module: products, cards, their events and transactions. */
 import { SqlFilter, type Queryable } from '../../kernel/db.js';
 import type { BonusEvent } from './domain/bonus-lots.js';
-import type { BonusRule, Card, CardProduct, CardStatus, CardTransaction, CardTxKind } from './types.js';
+import type { BonusRule, Card, CardProduct, CardStatus, CardTransaction, CardTxKind, HoldState } from './types.js';
 
 type Row = Record<string, unknown>;
 
@@ -245,7 +245,8 @@ export async function listEvents(db: Queryable, cardId: bigint): Promise<{ event
 // ---- transactions -----------------------------------------------------------------------------
 
 const TX_COLS = `id, idempotency_key, card_id, kind, status, amount, principal_amount, bonus_amount, fee_amount, merchant_id, terminal_id,
-  related_id, refunded_amount, voided, payment_method, failure_code, business_date::text AS business_date, policy_version, metadata, created_at, bonus_expires_at`;
+  related_id, refunded_amount, voided, payment_method, failure_code, business_date::text AS business_date, policy_version, metadata, created_at, bonus_expires_at,
+  hold_state, hold_expires_at`;
 
 function rowToTx(r: Row): CardTransaction {
   return {
@@ -270,10 +271,12 @@ function rowToTx(r: Row): CardTransaction {
     metadata: r['metadata'] as Record<string, unknown>,
     createdAt: r['created_at'] as Date,
     bonusExpiresAt: (r['bonus_expires_at'] as Date | null) ?? null,
+    holdState: (r['hold_state'] as HoldState | null) ?? null,
+    holdExpiresAt: (r['hold_expires_at'] as Date | null) ?? null,
   };
 }
 
-export type NewTx = Omit<CardTransaction, 'refundedAmount' | 'voided' | 'failureCode' | 'status'> & { requestHash: string };
+export type NewTx = Omit<CardTransaction, 'refundedAmount' | 'voided' | 'failureCode' | 'status' | 'holdState' | 'holdExpiresAt'> & { requestHash: string };
 
 export async function insertTx(db: Queryable, t: NewTx): Promise<void> {
   await db.query(
@@ -392,6 +395,29 @@ export async function pendingTxIds(db: Queryable, olderThan: Date, limit: number
   return r.rows.map((x: Row) => x['id'] as bigint);
 }
 
+// ---- holds ------------------------------------------------------------------------------------
+
+/** Records where a hold stands (on the hold; with `expiresAt`, when it was placed). */
+export async function setHoldState(db: Queryable, id: bigint, state: HoldState | null, expiresAt?: Date): Promise<void> {
+  if (expiresAt) await db.query('UPDATE card_transactions SET hold_state = $2, hold_expires_at = $3 WHERE id = $1', [id, state, expiresAt]);
+  else await db.query('UPDATE card_transactions SET hold_state = $2 WHERE id = $1', [id, state]);
+}
+
+/** The successful capture of a hold, if it was captured. */
+export async function captureOf(db: Queryable, holdId: bigint): Promise<CardTransaction | undefined> {
+  const r = await db.query(`SELECT ${TX_COLS} FROM card_transactions WHERE related_id = $1 AND kind = 'capture' AND status = 'succeeded'`, [holdId]);
+  return r.rows[0] ? rowToTx(r.rows[0] as Row) : undefined;
+}
+
+/** Holds still recorded as active although their timeout has passed, oldest first. */
+export async function activeHoldsPast(db: Queryable, now: Date, limit: number): Promise<{ id: bigint; cardId: bigint }[]> {
+  const r = await db.query(
+    `SELECT id, card_id FROM card_transactions WHERE kind = 'hold' AND hold_state = 'active' AND hold_expires_at <= $1 ORDER BY hold_expires_at LIMIT $2`,
+    [now, limit],
+  );
+  return (r.rows as Row[]).map((x) => ({ id: x['id'] as bigint, cardId: x['card_id'] as bigint }));
+}
+
 // ---- bonus expiry -----------------------------------------------------------------------------
 
 /** Grants whose bonus has expired and that the expiry job has not dealt with yet, oldest first. */
@@ -415,7 +441,7 @@ export async function bonusHistory(db: Queryable, cardId: bigint): Promise<Bonus
     `WITH RECURSIVE chain(id, depth) AS (SELECT $1::bigint, 0 UNION ALL SELECT c.replaced_from, chain.depth + 1 FROM cards c JOIN chain ON c.id = chain.id WHERE c.replaced_from IS NOT NULL AND chain.depth < 100)
      SELECT id, kind, bonus_amount, created_at, bonus_expires_at, related_id FROM card_transactions
      WHERE card_id IN (SELECT id FROM chain) AND status = 'succeeded' AND bonus_amount > 0
-       AND kind IN ('load', 'recharge', 'consume', 'void', 'refund', 'breakage', 'redeem')`,
+       AND kind IN ('load', 'recharge', 'consume', 'capture', 'void', 'refund', 'breakage', 'redeem')`,
     [cardId],
   );
   return (r.rows as Row[]).map((x): BonusEvent => {

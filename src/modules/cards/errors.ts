@@ -42,6 +42,14 @@ export type CardsErrorCode =
   | 'risk_rejected'
   | 'policy_override_looser'
   | 'invalid_policy_override'
+  /** A capture of a hold that is no longer held: released, expired, declined or already captured. */
+  | 'hold_not_active'
+  /** A release of a hold that was captured (refund the capture instead). */
+  | 'hold_captured'
+  /** A refund naming a hold that was not captured. */
+  | 'hold_not_captured'
+  /** A replacement of a card whose money is partly held: capture or release the holds first (or let them expire). */
+  | 'card_has_active_holds'
   | CardNumberError
   | PurseError
   | TransitionError

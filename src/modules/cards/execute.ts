@@ -4,7 +4,7 @@ import { businessDate } from '../../kernel/clock.js';
 import { fail, ok } from '../../kernel/errors.js';
 import * as store from './cards.store.js';
 import { serialPerCard, type CardsResult, type Ctx } from './context.js';
-import { runLegs, type Leg } from './money.js';
+import { legsOf, legToRecord, runLegs, type Leg } from './money.js';
 import type { Card, CardTransaction, CardTxKind } from './types.js';
 
 export interface Intent {
@@ -35,20 +35,21 @@ export interface KindHooks {
   unreserve?: (c: PoolClient, tx: CardTransaction) => Promise<void>;
   /** Runs before the legs, under the card lock (e.g. lifting a loss-report debit freeze to move the balance). */
   prepare?: (c: PoolClient, card: Card, tx: CardTransaction) => Promise<void>;
+  /**
+   * Ledger refusals that mean the operation's aim was already reached without it (a release whose
+   * hold the ledger has just expired): the operation then succeeds, and its effects run.
+   */
+  settledBy?: (ledgerCode: string) => boolean;
 }
 
 type Hooks = Partial<Record<CardTxKind, KindHooks>>;
-
-function legsOf(tx: CardTransaction): Leg[] {
-  const raw = (tx.metadata['legs'] ?? []) as { leg: string; debit: string; credit: string; amount: string; code: string; reverses?: string }[];
-  return raw.map((l) => ({ leg: l.leg, debitAccountId: BigInt(l.debit), creditAccountId: BigInt(l.credit), amount: BigInt(l.amount), code: l.code, ...(l.reverses ? { reversesId: BigInt(l.reverses) } : {}) }));
-}
 
 /** Runs a pending operation to its end, under the card lock held by `c`. */
 export async function complete(ctx: Ctx, hooks: Hooks, c: PoolClient, card: Card, tx: CardTransaction, currency: string): Promise<CardsResult<CardTransaction>> {
   const h = hooks[tx.kind] ?? {};
   await h.prepare?.(c, card, tx);
-  const r = await runLegs(ctx, tx.id, currency, legsOf(tx));
+  let r = await runLegs(ctx, tx.id, currency, legsOf(tx));
+  if (!r.ok && h.settledBy?.(String(r.details?.['ledger_code'] ?? ''))) r = ok(undefined);
   if (r.ok) {
     await h.effects?.(c, card, tx);
     await store.finishTx(c, tx.id, 'succeeded', null);
@@ -123,7 +124,7 @@ async function executeLocked(ctx: Ctx, hooks: Hooks, inp: { cardId: bigint; key:
       businessDate: businessDate(now, ctx.businessTimeZone),
       policyVersion: intent.policyVersion,
       metadata: {
-        legs: intent.legs.map((l) => ({ leg: l.leg, debit: l.debitAccountId.toString(), credit: l.creditAccountId.toString(), amount: l.amount.toString(), code: l.code, ...(l.reversesId !== undefined ? { reverses: l.reversesId.toString() } : {}) })),
+        legs: intent.legs.map(legToRecord),
         ...(intent.facts ? { facts: intent.facts } : {}),
       },
       createdAt: now,

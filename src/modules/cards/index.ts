@@ -1,6 +1,7 @@
 /**
  * The cards module's public surface (预付卡): products, batch issue, sale and activation, recharge,
- * consume, void, refund, PIN, freeze, loss report and replacement, balances and history.
+ * consume, void, refund, holds for combined payments (hold / capture / release), PIN, freeze,
+ * loss report and replacement, balances and history.
  * Money moves only through the ledger; see money.ts for the exactly-once protocol.
  */
 import { fail, ok } from '../../kernel/errors.js';
@@ -11,6 +12,7 @@ import type { CardEvent } from './domain/lifecycle.js';
 import type { PaymentMethod } from './domain/policy.js';
 import type { SignedOfflineDebit } from './domain/ecash.js';
 import { resume } from './execute.js';
+import * as holds from './holds.js';
 import * as issuance from './issuance.js';
 import * as life from './lifecycle-ops.js';
 import { expireBonuses } from './bonus-expiry.js';
@@ -19,12 +21,13 @@ import * as offline from './offline.js';
 import * as ops from './operations.js';
 import * as products from './products.js';
 import * as reports from './reports.js';
-import type { Card, CardProduct, CardStatus, CardTransaction, CardTxKind } from './types.js';
+import type { Card, CardProduct, CardStatus, CardTransaction, CardTxKind, HoldState } from './types.js';
 
-export type { Card, CardProduct, CardStatus, CardTransaction, CardTxKind, CardsDeps, CardsResult, PaymentMethod };
+export type { Card, CardProduct, CardStatus, CardTransaction, CardTxKind, CardsDeps, CardsResult, HoldState, PaymentMethod };
 export { DEFAULT_CARD_POLICY } from './domain/policy.js';
 export { maskedNumber } from './issuance.js';
 export { PURSE_LIMIT_MINOR } from './offline.js';
+export { MAX_HOLD_TIMEOUT_SECONDS } from './holds.js';
 export { lastQuarter, reportCsv, DEFAULT_ESCROW_BPS } from './reports.js';
 export { CardPurse, tornRetryDecision, type SignedOfflineDebit } from './domain/ecash.js';
 
@@ -89,8 +92,30 @@ export class Cards {
   voidConsume(inp: { cardId: bigint; idempotencyKey: string; transactionId: bigint }) {
     return ops.voidConsume(this.ctx, inp);
   }
+  /**
+   * Refund of a consume or of a captured hold: `transactionId` is the consume, or the capture (the
+   * hold's id also works and stands for its capture). Money goes back to the card or its replacement.
+   */
   refund(inp: { idempotencyKey: string; transactionId: bigint; amountMinor: bigint }) {
     return ops.refund(this.ctx, inp);
+  }
+
+  // ---- holds for combined payments (组合支付) -----------------------------------------------------
+  /** Holds part of the card's balance for a merchant (ledger pending transfers that time out by themselves). */
+  hold(inp: { cardId: bigint; idempotencyKey: string; amountMinor: bigint; merchantId: bigint; pin?: Secret; timeoutSeconds: number; reference?: string }): Promise<CardsResult<CardTransaction>> {
+    return holds.hold(this.ctx, inp);
+  }
+  /** Pays a held amount to the merchant in full; `hold_not_active` if it was released, expired or captured. */
+  captureHold(inp: { holdTransactionId: bigint; idempotencyKey: string }): Promise<CardsResult<CardTransaction>> {
+    return holds.captureHold(this.ctx, inp);
+  }
+  /** Gives a held amount back; succeeds if nothing is held any more; `hold_captured` after a capture. */
+  releaseHold(inp: { holdTransactionId: bigint; idempotencyKey: string }): Promise<CardsResult<CardTransaction>> {
+    return holds.releaseHold(this.ctx, inp);
+  }
+  /** Records holds past their timeout as expired; returns how many. */
+  expireHolds(): Promise<number> {
+    return holds.expireHolds(this.ctx);
   }
   balance(cardId: bigint) {
     return ops.cardBalance(this.ctx, cardId);
@@ -180,6 +205,7 @@ export class Cards {
       await this.lapseLossReports();
       await this.expireCards();
       await this.expireBonuses();
+      await this.expireHolds();
     }), intervalMs * 4);
     t1.unref();
     t2.unref();

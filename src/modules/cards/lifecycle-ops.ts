@@ -14,6 +14,7 @@ import { checkPinFormat, hashPin } from './domain/pin.js';
 import { addCalendarMonths, checkLossReport, checkRedeem, checkResidualRefund, checkValidity, type PaymentMethod } from './domain/policy.js';
 import { businessDate } from '../../kernel/clock.js';
 import { execute } from './execute.js';
+import { holdHooks } from './holds.js';
 import { issueBatch } from './issuance.js';
 import { hooks } from './operations.js';
 import { policyFor } from './products.js';
@@ -138,6 +139,11 @@ export async function replace(ctx: Ctx, inp: { cardId: bigint; idempotencyKey: s
     plan: async (c, card) => {
       const next = transition(card.status as CardState, 'replace', { named: card.named });
       if (!next.ok) return next;
+      const [pa, ba] = await Promise.all([ctx.ledger.getAccount(card.principalAccountId), ctx.ledger.getAccount(card.bonusAccountId)]);
+      if (!pa.ok || !ba.ok) throw new Error('card ledger accounts missing');
+      // Held money (card holds of combined payments) cannot move to the successor while the hold
+      // may still be captured, and the old accounts cannot close with holds open.
+      if (pa.value.debitsPending > 0n || ba.value.debitsPending > 0n) return fail('card_has_active_holds', 'part of the balance is held for a payment; capture or release the holds first, or wait for them to time out');
       const p = (await store.getProduct(c, card.productId))!;
       const fund = await systemAccount(ctx, `funding:${inp.paymentMethod}`, 'CNY');
       const fee = await systemAccount(ctx, 'fee_income', 'CNY');
@@ -148,9 +154,7 @@ export async function replace(ctx: Ctx, inp: { cardId: bigint; idempotencyKey: s
       if (!issued.ok) return issued;
       const fresh = issued.value.cards[0]!;
       await store.updateCard(ctx.pool, fresh.id, { replaced_from: card.id }, ctx.clock.now());
-      const [pa, ba] = await Promise.all([ctx.ledger.getAccount(card.principalAccountId), ctx.ledger.getAccount(card.bonusAccountId)]);
-      if (!pa.ok || !ba.ok) throw new Error('card ledger accounts missing');
-      // Everything posted moves; the old card has no holds (cards place none) — see closing below.
+      // Everything posted moves; the old card has no holds (checked above) — see closing below.
       const principal = pa.value.creditsPosted - pa.value.debitsPosted - pa.value.debitsPending;
       const bonus = ba.value.creditsPosted - ba.value.debitsPosted - ba.value.debitsPending;
       return ok({
@@ -195,7 +199,7 @@ function moveOutHooks(ctx: Ctx, what: string) {
 
 /** Every kind's hooks, for operations finished later by recovery. */
 export function allHooks(ctx: Ctx, actor: string) {
-  return { ...replaceHooks(ctx, actor), ...redeemHooks(ctx, actor) };
+  return { ...replaceHooks(ctx, actor), ...redeemHooks(ctx, actor), ...holdHooks(ctx) };
 }
 
 export function replaceHooks(ctx: Ctx, actor: string) {

@@ -11,6 +11,9 @@
  * A crash after 2 leaves a pending row; a retry with the same idempotency key, or the recovery
  * worker, re-submits the same legs (the ledger answers "existed" for those already applied) and
  * finishes the record — never moving money twice and never guessing.
+ *
+ * A leg may be a ledger hold (`pending`, with a timeout) or resolve one (`post_pending`,
+ * `void_pending`): card holds for combined payments (holds.ts) use the same protocol.
  */
 import { fail, ok } from '../../kernel/errors.js';
 import type { TransferRequest } from '../ledger/index.js';
@@ -24,6 +27,49 @@ export interface Leg {
   amount: bigint;
   code: string;
   reversesId?: bigint;
+  /** The ledger transfer kind; absent means posted. Holds are `pending`, captures and releases resolve them. */
+  kind?: LegKind;
+  /** For `post_pending` / `void_pending`: the pending ledger transfer this leg resolves. */
+  pendingId?: bigint;
+  /** For `pending`: seconds after which the ledger expires the hold by itself. */
+  timeoutSeconds?: number;
+}
+
+export type LegKind = 'posted' | 'pending' | 'post_pending' | 'void_pending';
+
+/** How a leg is written into its card transaction's metadata (the intent), and read back. */
+export interface LegRecord {
+  leg: string;
+  debit: string;
+  credit: string;
+  amount: string;
+  code: string;
+  reverses?: string;
+  kind?: LegKind;
+  pending?: string;
+  timeout?: number;
+}
+
+export function legToRecord(l: Leg): LegRecord {
+  return {
+    leg: l.leg, debit: l.debitAccountId.toString(), credit: l.creditAccountId.toString(), amount: l.amount.toString(), code: l.code,
+    ...(l.reversesId !== undefined ? { reverses: l.reversesId.toString() } : {}),
+    ...(l.kind !== undefined && l.kind !== 'posted' ? { kind: l.kind } : {}),
+    ...(l.pendingId !== undefined ? { pending: l.pendingId.toString() } : {}),
+    ...(l.timeoutSeconds !== undefined ? { timeout: l.timeoutSeconds } : {}),
+  };
+}
+
+/** The legs an operation's intent names (for finishing it, or for resolving a hold's legs). */
+export function legsOf(tx: { metadata: Record<string, unknown> }): Leg[] {
+  const raw = (tx.metadata['legs'] ?? []) as LegRecord[];
+  return raw.map((l) => ({
+    leg: l.leg, debitAccountId: BigInt(l.debit), creditAccountId: BigInt(l.credit), amount: BigInt(l.amount), code: l.code,
+    ...(l.reverses ? { reversesId: BigInt(l.reverses) } : {}),
+    ...(l.kind ? { kind: l.kind } : {}),
+    ...(l.pending ? { pendingId: BigInt(l.pending) } : {}),
+    ...(l.timeout !== undefined ? { timeoutSeconds: l.timeout } : {}),
+  }));
 }
 
 /** Ledger codes a card holder or operator should see in card terms. */
@@ -39,6 +85,11 @@ export function mapLedgerCode(code: LedgerCode): CardsErrorCode {
       return 'card_terminated';
     case 'exceeds_reversible_amount':
       return 'refund_exceeds_remaining';
+    // A hold the ledger no longer holds (it timed out, or was resolved outside this operation).
+    case 'pending_transfer_expired':
+    case 'pending_transfer_already_voided':
+    case 'pending_transfer_already_posted':
+      return 'hold_not_active';
     default:
       return code;
   }
@@ -62,6 +113,9 @@ export async function runLegs(ctx: Ctx, txId: bigint, currency: string, legs: re
     linked: i < real.length - 1,
     metadata: { card_tx: txId.toString() },
     ...(l.reversesId !== undefined ? { reversesId: l.reversesId } : {}),
+    ...(l.kind !== undefined && l.kind !== 'posted' ? { kind: l.kind } : {}),
+    ...(l.pendingId !== undefined ? { pendingId: l.pendingId } : {}),
+    ...(l.timeoutSeconds !== undefined ? { timeoutSeconds: l.timeoutSeconds } : {}),
   }));
   const r = await ctx.ledger.createTransfers(reqs);
   if (!r.ok) return fail(mapLedgerCode(r.code), r.message);

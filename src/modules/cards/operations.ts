@@ -22,20 +22,21 @@ async function productOf(ctx: Ctx, card: Card): Promise<CardProduct> {
 }
 
 /** Why a card cannot take money out, in the holder's terms. */
-function notUsable(card: Card, now: Date): CardsResult<never> | undefined {
+export function notUsable(card: Card, now: Date): CardsResult<never> | undefined {
   if (isTerminated(card.status as CardState)) return fail('card_terminated', `the card is ${card.status}`);
   if (card.validUntil && card.validUntil.getTime() <= now.getTime()) return fail('card_expired', 'the card has expired; it can be re-activated or replaced');
   if (!canDebit(card.status as CardState)) return fail('card_not_active', `the card is ${card.status}`);
   return undefined;
 }
 
-async function balances(ctx: Ctx, card: Card): Promise<{ principal: bigint; bonus: bigint; heldFunds: bigint }> {
+async function balances(ctx: Ctx, card: Card): Promise<{ principal: bigint; bonus: bigint; onHold: bigint; heldFunds: bigint }> {
   const [p, b, u] = await ctx.ledger.getAccounts([card.principalAccountId, card.bonusAccountId, card.purseAccountId]);
   if (!p || !b || !u) throw new Error(`card ${card.id} ledger accounts are missing`);
   // The holder's funds the balance limit applies to: principal and the offline purse (both are
   // prepaid money, as in the outstanding report); promotional bonus is not.
   const heldFunds = postedBalance(p) + p.creditsPending + postedBalance(u) + u.creditsPending;
-  return { principal: availableBalance(p), bonus: availableBalance(b), heldFunds };
+  // Available balances leave out money held for captures (pending debits), so nothing can spend it twice.
+  return { principal: availableBalance(p), bonus: availableBalance(b), onHold: p.debitsPending + b.debitsPending, heldFunds };
 }
 
 const leg = (name: string, debit: bigint, credit: bigint, amount: bigint, code: string, reversesId?: bigint): Leg => ({ leg: name, debitAccountId: debit, creditAccountId: credit, amount, code, ...(reversesId !== undefined ? { reversesId } : {}) });
@@ -185,15 +186,22 @@ async function checkPin(ctx: Ctx, c: PoolClient, card: Card, pin: Secret | undef
   return ok(undefined);
 }
 
+/**
+ * Asks the risk engine about a payment (consume or hold). It is asked before the card is locked: it
+ * may be a network call, and no card lock or connection should be held while it answers. (A retry
+ * of an authorized key asks again.)
+ */
+export async function askRisk(ctx: Ctx, inp: { cardId: bigint; merchantId: bigint; amountMinor: bigint; terminalId?: string }): Promise<CardsResult<void>> {
+  if (!ctx.authorize) return ok(undefined);
+  const card = await store.getCard(ctx.pool, inp.cardId);
+  if (!card) return fail('card_not_found', `card ${inp.cardId} does not exist`);
+  const decision = await ctx.authorize({ cardId: card.id, productId: card.productId, merchantId: inp.merchantId, amountMinor: inp.amountMinor, terminalId: inp.terminalId ?? null });
+  return decision === 'accept' ? ok(undefined) : fail('risk_rejected', 'the payment was declined by risk control');
+}
+
 export async function consume(ctx: Ctx, inp: ConsumeInput): Promise<CardsResult<CardTransaction>> {
-  // The risk engine is asked before the card is locked: it may be a network call, and no card lock
-  // or connection should be held while it answers. (A retry of an authorized key asks again.)
-  if (ctx.authorize) {
-    const card = await store.getCard(ctx.pool, inp.cardId);
-    if (!card) return fail('card_not_found', `card ${inp.cardId} does not exist`);
-    const decision = await ctx.authorize({ cardId: card.id, productId: card.productId, merchantId: inp.merchantId, amountMinor: inp.amountMinor, terminalId: inp.terminalId ?? null });
-    if (decision !== 'accept') return fail('risk_rejected', 'the payment was declined by risk control');
-  }
+  const risk = await askRisk(ctx, inp);
+  if (!risk.ok) return risk;
   return ctx.consumeBatcher ? ctx.consumeBatcher.submit(inp) : consumeOneByOne(ctx, inp);
 }
 
@@ -202,17 +210,22 @@ export async function consumeOneByOne(ctx: Ctx, inp: ConsumeInput): Promise<Card
   const hash = consumeHash(inp);
   return execute(ctx, hooks, {
     cardId: inp.cardId, key: inp.idempotencyKey, hash, currency: 'CNY',
-    plan: async (c, card) => {
-      // The PIN is checked first only when the card is otherwise usable, so a wrong PIN on a dead
-      // card does not count against it.
-      const unusable = notUsable(card, ctx.clock.now());
-      if (unusable) return unusable;
-      const pin = await checkPin(ctx, c, card, inp.pin);
-      if (!pin.ok) return pin;
-
-      return planConsume(ctx, card, await productOf(ctx, card), await balances(ctx, card), inp);
-    },
+    plan: (c, card) => planAuthorization(ctx, c, card, inp),
   });
+}
+
+/**
+ * Everything a payment out of the card checks under its lock — the card's state, the PIN, then
+ * the consume decision on its available balances — for a consume or a hold (holds.ts).
+ */
+export async function planAuthorization(ctx: Ctx, c: PoolClient, card: Card, inp: ConsumeInput): Promise<CardsResult<Intent>> {
+  // The PIN is checked first only when the card is otherwise usable, so a wrong PIN on a dead
+  // card does not count against it.
+  const unusable = notUsable(card, ctx.clock.now());
+  if (unusable) return unusable;
+  const pin = await checkPin(ctx, c, card, inp.pin);
+  if (!pin.ok) return pin;
+  return planConsume(ctx, card, await productOf(ctx, card), await balances(ctx, card), inp);
 }
 
 /**
@@ -283,9 +296,19 @@ export async function liveCardId(ctx: Ctx, cardId: bigint): Promise<bigint> {
   return id;
 }
 
+/**
+ * Refund of a consume, or of a captured hold (the capture's id, or the hold's, which stands for its
+ * capture): the money goes back to the card, or to its replacement, in the proportion principal
+ * and bonus were spent, never more than was taken.
+ */
 export async function refund(ctx: Ctx, inp: { idempotencyKey: string; transactionId: bigint; amountMinor: bigint }): Promise<CardsResult<CardTransaction>> {
-  const original = await store.getTx(ctx.pool, inp.transactionId);
-  if (!original || original.kind !== 'consume') return fail('transaction_not_found', 'no such consume transaction');
+  let original = await store.getTx(ctx.pool, inp.transactionId);
+  if (original?.kind === 'hold') {
+    original = await store.captureOf(ctx.pool, original.id);
+    if (!original) return fail('hold_not_captured', 'only a captured hold can be refunded');
+  }
+  if (!original || (original.kind !== 'consume' && original.kind !== 'capture')) return fail('transaction_not_found', 'no such consume or captured hold');
+  const originalId = original.id;
   // A retry goes to the card the first attempt was made on, even if the card was replaced since.
   const prior = await store.txByKey(ctx.pool, inp.idempotencyKey);
   const target = prior && prior.tx.kind === 'refund' && prior.tx.relatedId === original.id ? prior.tx.cardId : await liveCardId(ctx, original.cardId);
@@ -293,8 +316,8 @@ export async function refund(ctx: Ctx, inp: { idempotencyKey: string; transactio
     cardId: target, key: inp.idempotencyKey, hash: requestHash({ op: 'refund', ...inp }), currency: 'CNY',
     plan: async (c, card) => {
       if (!amountOk(inp.amountMinor)) return fail('invalid_amount', 'the refund must be a positive amount');
-      const o = (await store.getTx(c, inp.transactionId))!;
-      if (o.status !== 'succeeded' || o.voided) return fail('not_voidable', 'only a successful, not voided consume can be refunded');
+      const o = (await store.getTx(c, originalId))!;
+      if (o.status !== 'succeeded' || o.voided) return fail('not_voidable', 'only a successful, not voided consume or capture can be refunded');
       if (inp.amountMinor > o.amount - o.refundedAmount) return fail('refund_exceeds_remaining', `at most ${o.amount - o.refundedAmount} is left to refund`);
       if (!canCredit(card.status as CardState, 'refund')) return fail('card_terminated', `the card is ${card.status}`);
       // Give back principal and bonus in the proportion they were spent; what earlier refunds gave
@@ -330,12 +353,13 @@ export async function refund(ctx: Ctx, inp: { idempotencyKey: string; transactio
 
 // ---- queries ----------------------------------------------------------------------------------
 
-export async function cardBalance(ctx: Ctx, cardId: bigint): Promise<CardsResult<{ card: Card; principalMinor: bigint; bonusMinor: bigint; purseMinor: bigint }>> {
+/** Spendable principal and bonus (held money excluded), the value held for captures, and the offline purse. */
+export async function cardBalance(ctx: Ctx, cardId: bigint): Promise<CardsResult<{ card: Card; principalMinor: bigint; bonusMinor: bigint; heldMinor: bigint; purseMinor: bigint }>> {
   const card = await store.getCard(ctx.pool, cardId);
   if (!card) return fail('card_not_found', `card ${cardId} does not exist`);
   const b = await balances(ctx, card);
   const purse = await ctx.ledger.getAccount(card.purseAccountId);
-  return ok({ card, principalMinor: b.principal, bonusMinor: b.bonus, purseMinor: purse.ok ? postedBalance(purse.value) : 0n });
+  return ok({ card, principalMinor: b.principal, bonusMinor: b.bonus, heldMinor: b.onHold, purseMinor: purse.ok ? postedBalance(purse.value) : 0n });
 }
 
 // ---- purchases of several cards ---------------------------------------------------------------

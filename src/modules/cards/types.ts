@@ -62,7 +62,14 @@ export interface Card {
   updatedAt: Date;
 }
 
-export type CardTxKind = 'load' | 'recharge' | 'consume' | 'void' | 'refund' | 'replacement' | 'redeem' | 'purse_load' | 'offline_debit' | 'breakage';
+export type CardTxKind = 'load' | 'recharge' | 'consume' | 'void' | 'refund' | 'replacement' | 'redeem' | 'purse_load' | 'offline_debit' | 'breakage' | 'hold' | 'capture' | 'release';
+
+/**
+ * Where a card hold (combined payments, holds.ts) stands: `active` (the money is held), `captured`
+ * (paid to the merchant), `released` (given back by a release), `expired` (the ledger's timeout
+ * passed; the money is back, or will be once the ledger's expiry worker runs).
+ */
+export type HoldState = 'active' | 'captured' | 'released' | 'expired';
 
 export interface CardTransaction {
   id: bigint;
@@ -87,4 +94,12 @@ export interface CardTransaction {
   createdAt: Date;
   /** Recharges with a promotional bonus that expires: when it does. */
   bonusExpiresAt?: Date | null;
+  /**
+   * Holds: the hold's current state (null while it is being placed or if it was declined).
+   * Captures and releases: the state they left the hold in (a release of a hold that was never
+   * placed: null). Other kinds: null.
+   */
+  holdState?: HoldState | null;
+  /** Holds: when the hold times out (the ledger expires it then). */
+  holdExpiresAt?: Date | null;
 }

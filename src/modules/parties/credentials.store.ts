@@ -94,3 +94,28 @@ export async function recordNonce(db: Queryable, keyId: string, nonce: string): 
   const r = await db.query('INSERT INTO request_nonces (key_id, nonce) VALUES ($1, $2) ON CONFLICT DO NOTHING', [keyId, nonce]);
   return (r.rowCount ?? 0) === 1;
 }
+
+/** The sealed secret of the merchant's newest active HMAC credential, if any. */
+export async function newestHmacSecret(db: Queryable, merchantId: bigint): Promise<{ keyId: string; sealed: string } | undefined> {
+  const r = await db.query(
+    `SELECT key_id, secret_sealed FROM merchant_credentials WHERE merchant_id = $1 AND status = 'active' AND alg = 'HMAC-SHA256' ORDER BY id DESC LIMIT 1`,
+    [merchantId],
+  );
+  const row = r.rows[0] as Row | undefined;
+  return row ? { keyId: row['key_id'] as string, sealed: row['secret_sealed'] as string } : undefined;
+}
+
+export async function platformKey(db: Queryable): Promise<{ keyId: string; privateSealed: string; publicKeyPem: string } | undefined> {
+  const r = await db.query('SELECT key_id, private_sealed, public_key_pem FROM platform_signing_keys ORDER BY created_at DESC LIMIT 1');
+  const row = r.rows[0] as Row | undefined;
+  return row ? { keyId: row['key_id'] as string, privateSealed: row['private_sealed'] as string, publicKeyPem: row['public_key_pem'] as string } : undefined;
+}
+
+/** Stores a platform key unless one exists (concurrent first starts keep the first). */
+export async function insertPlatformKey(db: Queryable, k: { keyId: string; privateSealed: string; publicKeyPem: string; now: Date }): Promise<void> {
+  await db.query(
+    `INSERT INTO platform_signing_keys (key_id, private_sealed, public_key_pem, created_at)
+     SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM platform_signing_keys)`,
+    [k.keyId, k.privateSealed, k.publicKeyPem, k.now],
+  );
+}

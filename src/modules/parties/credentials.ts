@@ -8,11 +8,11 @@
  * A merchant may hold several active keys at once so it can rotate: create a new key, move its
  * systems over, then disable the old one. Disabling (revoking) is final.
  */
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { withTx } from '../../kernel/db.js';
 import { fail, ok } from '../../kernel/errors.js';
 import { Secret } from '../../kernel/secret.js';
-import { SIGNATURE_ALGS, verifySignature, type SignatureAlg } from '../../kernel/signature.js';
+import { SIGNATURE_ALGS, signRequest, verifySignature, type SignatureAlg } from '../../kernel/signature.js';
 import * as changes from './changes.store.js';
 import { sealContext, type Ctx, type PartiesResult } from './context.js';
 import * as store from './credentials.store.js';
@@ -131,4 +131,39 @@ export async function credentialForAuth(ctx: Ctx, keyId: string): Promise<Partie
 /** Remembers a nonce of a signed request; false when the key already used it. */
 export function recordNonce(ctx: Ctx, keyId: string, nonce: string): Promise<boolean> {
   return store.recordNonce(ctx.pool, keyId, nonce);
+}
+
+/**
+ * Signs a notification to a merchant with the Paycore signature scheme (kernel/signature.ts), as
+ * the merchant signs its requests: with its newest active HMAC credential when it has one (the
+ * merchant verifies with the same secret), otherwise with Paycore's platform RSA key, created
+ * on first use, whose public key the merchant fetches from GET /v1/platform-keys.
+ */
+export async function signNotification(ctx: Ctx, inp: { merchantId: bigint; method: string; pathWithQuery: string; body: string; now: Date }): Promise<{ header: string; keyId: string }> {
+  const hmac = await store.newestHmacSecret(ctx.pool, inp.merchantId);
+  if (hmac) {
+    const secret = ctx.vault.open(hmac.sealed, sealContext.credential(hmac.keyId));
+    const s = signRequest({ method: inp.method, pathWithQuery: inp.pathWithQuery, body: inp.body, keyId: hmac.keyId, alg: 'HMAC-SHA256', secretOrPrivateKey: secret.reveal(), nowSeconds: inp.now.getTime() / 1000 });
+    return { header: s.header, keyId: hmac.keyId };
+  }
+  const k = await platformSigningKey(ctx);
+  const pem = ctx.vault.open(k.privateSealed, `platform-key:${k.keyId}`);
+  const s = signRequest({ method: inp.method, pathWithQuery: inp.pathWithQuery, body: inp.body, keyId: k.keyId, alg: 'RSA-SHA256', secretOrPrivateKey: pem.reveal(), nowSeconds: inp.now.getTime() / 1000 });
+  return { header: s.header, keyId: k.keyId };
+}
+
+/** Paycore's platform public keys (PEM), for merchants to verify notifications. */
+export async function platformPublicKeys(ctx: Ctx): Promise<{ keyId: string; alg: 'RSA-SHA256'; publicKeyPem: string }[]> {
+  const k = await platformSigningKey(ctx);
+  return [{ keyId: k.keyId, alg: 'RSA-SHA256', publicKeyPem: k.publicKeyPem }];
+}
+
+async function platformSigningKey(ctx: Ctx): Promise<{ keyId: string; privateSealed: string; publicKeyPem: string }> {
+  const have = await store.platformKey(ctx.pool);
+  if (have) return have;
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const keyId = `pk_${randomBytes(12).toString('hex')}`;
+  const privatePem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  await store.insertPlatformKey(ctx.pool, { keyId, privateSealed: ctx.vault.seal(privatePem, `platform-key:${keyId}`), publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(), now: ctx.clock.now() });
+  return (await store.platformKey(ctx.pool))!;
 }

@@ -203,6 +203,15 @@ export class Parties {
   }
 
   /** Records the nonce of a verified signed request; false when the key already used it (a replay). */
+  /** Signs a notification Paycore sends to a merchant (see credentials.signNotification). */
+  signNotification(inp: { merchantId: bigint; method: string; pathWithQuery: string; body: string; now: Date }): Promise<{ header: string; keyId: string }> {
+    return credentials.signNotification(this.ctx, inp);
+  }
+
+  platformPublicKeys(): Promise<{ keyId: string; alg: 'RSA-SHA256'; publicKeyPem: string }[]> {
+    return credentials.platformPublicKeys(this.ctx);
+  }
+
   recordNonce(inp: { keyId: string; nonce: string }): Promise<boolean> {
     return credentials.recordNonce(this.ctx, inp.keyId, inp.nonce);
   }

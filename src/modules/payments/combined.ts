@@ -1,0 +1,236 @@
+/**
+ * Combined payments (组合支付): one order paid by several legs — prepaid cards, a stored-value
+ * balance, and at most `maxChannelLegs` external channel legs — that succeeds as a whole or not at
+ * all. A saga:
+ *
+ *   1. every leg is recorded (`created`) before anything moves;
+ *   2. internal legs are HELD: a card hold (cards.hold: pending Dr card / Cr merchant payable) or a
+ *      pending ledger transfer on the balance;
+ *   3. the channel leg is paid (the payer acts: QR code, SMS, ...); its outcome arrives by
+ *      notification or query, as for a single payment;
+ *   4. when every leg holds or is paid, the holds are captured and the order succeeds;
+ *   5. when any leg fails — a refusal, the payer giving up, expiry, a hold that lapsed — every hold
+ *      is released, channel legs still open are closed, and legs already paid are given back by a
+ *      compensation refund (no fee: a failed order never took one). The order returns to `created`
+ *      (the payer may try again another way), or is closed past its expiry.
+ *
+ * `driveCombined` looks at the legs as they are and takes the next step; it is idempotent (every
+ * step is keyed by the leg: `leg:<id>:hold`, `:capture`, `:release`), so the recovery worker can
+ * run it on any order a crash left in between and it completes or compensates.
+ *
+ * The `topup_then_pay` strategy turns the external part into a local transaction: the channel leg
+ * tops up the payer's own stored-value balance, and the order is then paid from that balance and
+ * the other legs locally. Its failure path never needs a channel refund — the money stays in the
+ * payer's balance — at the price of the payer holding a balance with the platform (docs/payments.md).
+ */
+import { fail, ok } from '../../kernel/errors.js';
+import type { Secret } from '../../kernel/secret.js';
+import type { PayAction, PayMethod } from '../channels/index.js';
+import { PAY_METHODS } from '../channels/index.js';
+import { merchantPayable, payerBalance, postAll, type Ctx, type PaymentsResult } from './context.js';
+import { closeLeg, payable } from './pay.js';
+import { payChannelLeg } from './channel-leg.js';
+import * as store from './payments.store.js';
+import { createCompensation } from './refunds.js';
+import { completeOrder, LIVE_LEG } from './settle.js';
+import type { PaymentLeg, PaymentOrder } from './types.js';
+
+export type LegSpec =
+  | { kind: 'card'; cardId: bigint; amountMinor: bigint; pin?: Secret }
+  | { kind: 'balance'; businessAccountId: bigint; amountMinor: bigint }
+  | { kind: 'channel'; method: PayMethod; amountMinor: bigint; bankCard?: Record<string, string> };
+
+export interface CombinedAnswer {
+  order: PaymentOrder;
+  legs: PaymentLeg[];
+  action: PayAction | null;
+}
+
+const MAX_LEGS = 5;
+
+export async function payCombined(ctx: Ctx, inp: { orderId: bigint; legs: LegSpec[] }): Promise<PaymentsResult<CombinedAnswer>> {
+  const order = await store.getOrder(ctx.pool, inp.orderId);
+  if (!order) return fail('order_not_found', `order ${inp.orderId} does not exist`);
+  const can = payable(ctx, order);
+  if (!can.ok) return can;
+  const bad = (m: string) => fail('invalid_legs' as const, m);
+  if (inp.legs.length < 1 || inp.legs.length > MAX_LEGS) return bad(`a combined payment has 1-${MAX_LEGS} legs`);
+  if (inp.legs.some((l) => l.amountMinor <= 0n)) return bad('every leg needs a positive amount');
+  const sum = inp.legs.reduce((s, l) => s + l.amountMinor, 0n);
+  if (sum !== order.amount) return bad(`the legs add up to ${sum}, the order is ${order.amount}`);
+  const channelLegs = inp.legs.filter((l) => l.kind === 'channel');
+  if (channelLegs.length > (ctx.maxChannelLegs ?? 1)) return bad(`at most ${ctx.maxChannelLegs ?? 1} channel leg(s) per payment`);
+  for (const l of inp.legs) {
+    const m = l.kind === 'channel' ? l.method : l.kind;
+    if (!order.methods.includes(m) || (l.kind === 'channel' && !PAY_METHODS.includes(l.method))) return fail('method_not_allowed', `this order can be paid by ${order.methods.join(', ')}`);
+  }
+  if (new Set(inp.legs.filter((l) => l.kind === 'card').map((l) => (l as { cardId: bigint }).cardId)).size !== inp.legs.filter((l) => l.kind === 'card').length) return bad('a card appears twice');
+  if (order.strategy === 'topup_then_pay' && channelLegs.length === 0) return bad('topup_then_pay needs a channel leg (it tops up the balance)');
+  const existing = await store.legsOf(ctx.pool, order.id);
+  if (existing.some((l) => LIVE_LEG.includes(l.status) || l.status === 'held')) return fail('payment_in_progress', 'a payment of this order is in progress');
+  // Balance legs must be the payer's own balance accounts.
+  const ledgerOf = new Map<number, bigint>();
+  for (const [i, l] of inp.legs.entries()) {
+    if (l.kind !== 'balance') continue;
+    if (order.payerCustomerId === null) return bad('balance legs need an order with payer_customer_id');
+    const a = await ctx.parties.getAccount({ customerId: order.payerCustomerId, accountId: l.businessAccountId });
+    if (!a.ok || a.value.account.kind !== 'balance' || a.value.account.currency !== order.currency) return bad(`business account ${l.businessAccountId} is not a ${order.currency} balance of the payer`);
+    ledgerOf.set(i, a.value.account.ledgerAccountId);
+  }
+  if (!ctx.cards && inp.legs.some((l) => l.kind === 'card')) return bad('cards are not enabled on this server');
+  const now = ctx.clock.now();
+  const base = existing.length;
+  const rows = inp.legs.map((l, i) => ({
+    id: ctx.nextId(), orderId: order.id, legNo: base + i + 1, kind: l.kind, amount: l.amountMinor,
+    method: l.kind === 'channel' ? l.method : null, cardId: l.kind === 'card' ? l.cardId : null, ledgerAccountId: ledgerOf.get(i) ?? null, now,
+  }));
+  await store.insertLegs(ctx.pool, rows);
+  await store.updateOrder(ctx.pool, order.id, { status: 'processing', failure_code: null }, now);
+  const pins = new Map<bigint, Secret>();
+  const channelExtras = new Map<bigint, Record<string, string>>();
+  inp.legs.forEach((l, i) => {
+    if (l.kind === 'card' && l.pin) pins.set(rows[i]!.id, l.pin);
+    if (l.kind === 'channel' && l.bankCard) channelExtras.set(rows[i]!.id, l.bankCard);
+  });
+  const action = await driveCombined(ctx, order.id, { pins, channelExtras });
+  return ok({ order: (await store.getOrder(ctx.pool, order.id))!, legs: await store.legsOf(ctx.pool, order.id), action });
+}
+
+const busy = new Map<bigint, Promise<PayAction | null>>();
+
+/** Takes the next steps of a combined payment; returns the payer's next action if a channel leg needs one. */
+export function driveCombined(ctx: Ctx, orderId: bigint, opts: { pins?: Map<bigint, Secret>; channelExtras?: Map<bigint, Record<string, string>> } = {}): Promise<PayAction | null> {
+  // One driver per order in this process; across processes every step is idempotent by its key.
+  const prev = busy.get(orderId) ?? Promise.resolve(null);
+  const next = prev.catch(() => null).then(() => step(ctx, orderId, opts));
+  busy.set(orderId, next);
+  void next.finally(() => {
+    if (busy.get(orderId) === next) busy.delete(orderId);
+  }).catch(() => undefined);
+  return next;
+}
+
+async function step(ctx: Ctx, orderId: bigint, opts: { pins?: Map<bigint, Secret>; channelExtras?: Map<bigint, Record<string, string>> }): Promise<PayAction | null> {
+  const order = (await store.getOrder(ctx.pool, orderId))!;
+  if (order.status !== 'processing' && order.status !== 'unknown') return null;
+  let legs = current(await store.legsOf(ctx.pool, orderId));
+  const expired = ctx.clock.now().getTime() >= order.expiresAt.getTime();
+  if (!legs.some(isFailure) && !expired) {
+    // Hold the internal legs first.
+    for (const l of legs.filter((x) => x.kind !== 'channel' && x.status === 'created')) await hold(ctx, order, l, opts.pins?.get(l.id));
+    legs = current(await store.legsOf(ctx.pool, orderId));
+  }
+  if (!legs.some(isFailure) && !expired) {
+    let action: PayAction | null = null;
+    for (const l of legs.filter((x) => x.kind === 'channel' && x.status === 'created')) {
+      const r = await payChannelLeg(ctx, order, l, opts.channelExtras?.get(l.id));
+      if (r.action) action = r.action;
+    }
+    legs = current(await store.legsOf(ctx.pool, orderId));
+    const pendingAction = legs.find((l) => l.kind === 'channel' && l.status === 'pending')?.action ?? null;
+    if (!legs.some(isFailure)) {
+      if (legs.every((l) => l.status === 'held' || l.status === 'succeeded')) {
+        await capture(ctx, order, legs);
+        legs = current(await store.legsOf(ctx.pool, orderId));
+        if (!legs.some(isFailure)) return null;
+      } else {
+        return action ?? pendingAction;
+      }
+    }
+  }
+  await compensate(ctx, order, legs, expired ? 'expired' : 'leg_failed');
+  return null;
+}
+
+/** The legs of the latest attempt (an order may have been tried before). */
+function current(all: PaymentLeg[]): PaymentLeg[] {
+  const firstLive = all.findIndex((l) => LIVE_LEG.includes(l.status) || l.status === 'held' || (l.status === 'succeeded' && l.refundedAmount < l.amount));
+  if (firstLive < 0) return all.slice(-1);
+  const batchCreated = all[firstLive]!.createdAt.getTime();
+  return all.filter((l) => l.createdAt.getTime() >= batchCreated);
+}
+
+function isFailure(l: PaymentLeg): boolean {
+  return l.status === 'failed' || l.status === 'closed' || l.status === 'cancelled';
+}
+
+async function hold(ctx: Ctx, order: PaymentOrder, l: PaymentLeg, pin: Secret | undefined): Promise<void> {
+  const now = ctx.clock.now();
+  const timeoutSeconds = Math.max(60, Math.ceil((order.expiresAt.getTime() - now.getTime()) / 1000) + (ctx.holdGraceSeconds ?? 3600));
+  if (l.kind === 'card') {
+    const r = await ctx.cards!.hold({ cardId: l.cardId!, idempotencyKey: `leg:${l.id}:hold`, amountMinor: l.amount, merchantId: order.merchantId, timeoutSeconds, reference: order.orderNo, ...(pin ? { pin } : {}) });
+    if (r.ok) await store.updateLeg(ctx.pool, l.id, { status: 'held', card_tx_id: r.value.id }, now);
+    else await store.updateLeg(ctx.pool, l.id, { status: 'failed', failure_code: `card:${r.code}`.slice(0, 100), failure_message: r.message.slice(0, 500) }, now);
+    return;
+  }
+  const payableId = await merchantPayable(ctx, order.merchantId);
+  if (!payableId.ok) throw new Error(payableId.message);
+  const r = await ctx.ledger.transfer({ idempotencyKey: `leg:${l.id}:hold`, kind: 'pending', debitAccountId: l.ledgerAccountId!, creditAccountId: payableId.value, amount: l.amount, currency: order.currency, timeoutSeconds, code: 'balance_hold', metadata: { order: order.orderNo } });
+  if (r.ok) await store.updateLeg(ctx.pool, l.id, { status: 'held', hold_transfer_id: r.value.transfer.id }, now);
+  else await store.updateLeg(ctx.pool, l.id, { status: 'failed', failure_code: `balance:${r.code}`.slice(0, 100), failure_message: r.message.slice(0, 500) }, now);
+}
+
+async function capture(ctx: Ctx, order: PaymentOrder, legs: PaymentLeg[]): Promise<void> {
+  for (const l of legs.filter((x) => x.status === 'held')) {
+    const now = ctx.clock.now();
+    if (l.kind === 'card') {
+      const r = await ctx.cards!.captureHold({ holdTransactionId: l.cardTxId!, idempotencyKey: `leg:${l.id}:capture` });
+      if (r.ok) await store.updateLeg(ctx.pool, l.id, { status: 'succeeded', paid_at: now }, now);
+      else await store.updateLeg(ctx.pool, l.id, { status: 'failed', failure_code: `capture:${r.code}`.slice(0, 100) }, now);
+    } else {
+      const r = await ctx.ledger.transfer({ idempotencyKey: `leg:${l.id}:capture`, kind: 'post_pending', pendingId: l.holdTransferId!, code: 'balance_capture' });
+      if (r.ok) await store.updateLeg(ctx.pool, l.id, { status: 'succeeded', paid_at: now }, now);
+      else await store.updateLeg(ctx.pool, l.id, { status: 'failed', failure_code: `capture:${r.code}`.slice(0, 100) }, now);
+    }
+  }
+  const fresh = await store.legsOf(ctx.pool, order.id);
+  const mine = fresh.filter((x) => legs.some((l) => l.id === x.id));
+  if (mine.some(isFailure)) return;
+  await ctx.ledger.transaction(async (tx) => {
+    const o = (await store.getOrder(tx.client, order.id, true))!;
+    if (o.status === 'succeeded') return;
+    if (o.strategy === 'topup_then_pay') {
+      // The channel legs topped up the payer's balance; now the order is paid from it, locally.
+      const payableId = await merchantPayable(ctx, o.merchantId);
+      if (!payableId.ok) throw new Error(payableId.message);
+      const balance = await payerBalance(ctx, o);
+      await postAll(tx, mine.filter((l) => l.kind === 'channel').map((l) => ({ idempotencyKey: `leg:${l.id}:pay_from_balance`, debitAccountId: balance, creditAccountId: payableId.value, amount: l.amount, currency: o.currency, code: 'topup_payment' })));
+    }
+    await completeOrder(ctx, tx, o, ctx.clock.now());
+  });
+}
+
+async function compensate(ctx: Ctx, order: PaymentOrder, legs: PaymentLeg[], why: string): Promise<void> {
+  let unresolved = false;
+  for (const l of legs) {
+    const now = ctx.clock.now();
+    if (l.status === 'held') {
+      if (l.kind === 'card') {
+        const r = await ctx.cards!.releaseHold({ holdTransactionId: l.cardTxId!, idempotencyKey: `leg:${l.id}:release` });
+        if (r.ok) await store.updateLeg(ctx.pool, l.id, { status: 'cancelled' }, now);
+        else unresolved = true;
+      } else {
+        const r = await ctx.ledger.transfer({ idempotencyKey: `leg:${l.id}:release`, kind: 'void_pending', pendingId: l.holdTransferId!, code: 'balance_release' });
+        if (r.ok || r.code === 'pending_transfer_expired' || r.code === 'pending_transfer_already_voided') await store.updateLeg(ctx.pool, l.id, { status: 'cancelled' }, now);
+        else unresolved = true;
+      }
+    } else if (l.status === 'created') {
+      await store.updateLeg(ctx.pool, l.id, { status: 'cancelled' }, now);
+    } else if (l.kind === 'channel' && LIVE_LEG.includes(l.status)) {
+      const r = await closeLeg(ctx, l);
+      if (r === 'unknown') unresolved = true;
+    }
+  }
+  // Legs that took money (a paid channel leg, a captured hold) are given back.
+  const after = await store.legsOf(ctx.pool, order.id);
+  await ctx.ledger.transaction(async (tx) => {
+    for (const l of after.filter((x) => legs.some((y) => y.id === x.id) && x.status === 'succeeded' && x.refundedAmount < x.amount)) {
+      if (order.strategy === 'topup_then_pay' && l.kind === 'channel') continue; // the money stays in the payer's balance
+      await createCompensation(ctx, tx.client, order, l, `combined payment failed: ${why}`);
+    }
+  });
+  if (unresolved) return; // the recovery worker comes back
+  const now = ctx.clock.now();
+  const expired = now.getTime() >= order.expiresAt.getTime();
+  await store.updateOrder(ctx.pool, order.id, expired ? { status: 'closed', closed_at: now, failure_code: 'expired' } : { status: 'created', failure_code: 'combined_payment_failed' }, now);
+}

@@ -1,0 +1,194 @@
+/**
+ * The payments module's public surface (DESIGN.md §4): merchant payment orders, paying them through
+ * routed channels or by combined payments, channel notifications, refunds, merchant notifications,
+ * and the background jobs that resolve every outcome we could not see.
+ */
+import { fail, ok } from '../../kernel/errors.js';
+import type { Secret } from '../../kernel/secret.js';
+import type { PayAction } from '../channels/index.js';
+import { payCombined, driveCombined, type LegSpec } from './combined.js';
+import { makeCtx, type Ctx, type PaymentsDeps, type PaymentsResult } from './context.js';
+import { receiveChannelNotification } from './notify-in.js';
+import { createOrder, findMerchantOrder, getOrder, orderView, type CreateOrderInput } from './orders.js';
+import { deliverDueNotifications } from './outbox.js';
+import { closeOrder, confirmSms, payWithChannel, queryLeg, type ChannelPayInput } from './pay.js';
+import * as store from './payments.store.js';
+import { driveRefund, refundOrder, refundView, type RefundInput } from './refunds.js';
+import type { MerchantNotification, PaymentLeg, PaymentOrder, PaymentRefund, RefundPart } from './types.js';
+
+export type { PaymentsDeps, PaymentsResult } from './context.js';
+export type { PaymentsErrorCode } from './errors.js';
+export type { LegSpec } from './combined.js';
+export type { MerchantNotification, PaymentLeg, PaymentOrder, PaymentRefund, RefundPart } from './types.js';
+export { ORDER_METHODS, orderView } from './orders.js';
+export { refundView, allocateRefund } from './refunds.js';
+export { notificationBody } from './outbox.js';
+
+export class Payments {
+  private readonly ctx: Ctx;
+  private timers: NodeJS.Timeout[] = [];
+
+  constructor(deps: PaymentsDeps) {
+    this.ctx = makeCtx(deps);
+  }
+
+  // ---- orders -----------------------------------------------------------------------------------
+  createOrder(inp: CreateOrderInput): Promise<PaymentsResult<{ order: PaymentOrder; created: boolean }>> {
+    return createOrder(this.ctx, inp);
+  }
+  getOrder(id: bigint): Promise<PaymentsResult<PaymentOrder>> {
+    return getOrder(this.ctx, id);
+  }
+  async getOrderByNo(orderNo: string): Promise<PaymentsResult<PaymentOrder>> {
+    const o = await store.getOrderByNo(this.ctx.pool, orderNo);
+    return o ? ok(o) : fail('order_not_found', `no order ${orderNo}`);
+  }
+  findMerchantOrder(merchantId: bigint, ref: { orderNo?: string; merchantOrderNo?: string }): Promise<PaymentsResult<PaymentOrder>> {
+    return findMerchantOrder(this.ctx, merchantId, ref);
+  }
+  listOrders(f: { merchantId?: bigint; status?: PaymentOrder['status']; afterId?: bigint; limit: number }): Promise<PaymentOrder[]> {
+    return store.listOrders(this.ctx.pool, f);
+  }
+  legs(orderId: bigint): Promise<PaymentLeg[]> {
+    return store.legsOf(this.ctx.pool, orderId);
+  }
+  closeOrder(orderId: bigint): Promise<PaymentsResult<PaymentOrder>> {
+    return closeOrder(this.ctx, orderId, 'merchant');
+  }
+  orderView(o: PaymentOrder): Record<string, unknown> {
+    return orderView(o);
+  }
+
+  // ---- paying -----------------------------------------------------------------------------------
+  payWithChannel(inp: ChannelPayInput) {
+    return payWithChannel(this.ctx, inp);
+  }
+  confirmSms(inp: { orderId: bigint; smsCode: string }) {
+    return confirmSms(this.ctx, inp);
+  }
+  payCombined(inp: { orderId: bigint; legs: LegSpec[] }) {
+    return payCombined(this.ctx, inp);
+  }
+  /** The payer's current next step for an order (the cashier polls this). */
+  async pendingAction(orderId: bigint): Promise<PayAction | null> {
+    const legs = await store.legsOf(this.ctx.pool, orderId);
+    return legs.find((l) => l.kind === 'channel' && l.status === 'pending')?.action ?? null;
+  }
+
+  /** A channel's asynchronous notification; answers what the provider expects back. */
+  async channelNotification(channelAccountId: bigint, req: { headers: Record<string, string>; body: string }) {
+    const r = await receiveChannelNotification(this.ctx, channelAccountId, req);
+    if (r.combined && r.touchedOrderId) await driveCombined(this.ctx, r.touchedOrderId);
+    return r.answer;
+  }
+
+  // ---- refunds ----------------------------------------------------------------------------------
+  refund(inp: RefundInput): Promise<PaymentsResult<{ refund: PaymentRefund; parts: RefundPart[] }>> {
+    return refundOrder(this.ctx, inp);
+  }
+  async getRefund(merchantId: bigint, merchantRefundNo: string): Promise<PaymentsResult<{ refund: PaymentRefund; parts: RefundPart[] }>> {
+    const r = await store.getRefundByMerchantNo(this.ctx.pool, merchantId, merchantRefundNo);
+    if (!r) return fail('refund_not_found', `no refund ${merchantRefundNo}`);
+    return ok({ refund: r, parts: await store.partsOf(this.ctx.pool, r.id) });
+  }
+  refunds(orderId: bigint): Promise<PaymentRefund[]> {
+    return store.refundsOf(this.ctx.pool, orderId);
+  }
+  refundView(r: PaymentRefund, o: PaymentOrder): Record<string, unknown> {
+    return refundView(r, o);
+  }
+
+  // ---- merchant notifications and alerts ----------------------------------------------------------
+  listNotifications(f: { merchantId?: bigint; orderId?: bigint; status?: string; afterId?: bigint; limit: number }): Promise<MerchantNotification[]> {
+    return store.listNotifications(this.ctx.pool, f);
+  }
+  async notificationHistory(id: bigint): Promise<PaymentsResult<{ notification: MerchantNotification; attempts: Awaited<ReturnType<typeof store.notificationAttempts>> }>> {
+    const n = await store.getNotification(this.ctx.pool, id);
+    if (!n) return fail('notification_not_found', `no notification ${id}`);
+    return ok({ notification: n, attempts: await store.notificationAttempts(this.ctx.pool, id) });
+  }
+  async replayNotification(id: bigint): Promise<PaymentsResult<MerchantNotification>> {
+    const n = await store.getNotification(this.ctx.pool, id);
+    if (!n) return fail('notification_not_found', `no notification ${id}`);
+    if (n.status !== 'dead') return fail('invalid_order', `only a dead-lettered notification can be replayed; this one is ${n.status}`);
+    await store.replayNotification(this.ctx.pool, id, this.ctx.clock.now());
+    return ok((await store.getNotification(this.ctx.pool, id))!);
+  }
+  listAlerts(f: { open?: boolean; orderId?: bigint; limit: number }) {
+    return store.listAlerts(this.ctx.pool, f);
+  }
+
+  // ---- jobs -------------------------------------------------------------------------------------
+  /** Sends due merchant notifications; returns how many were attempted. */
+  deliverNotifications(limit = 20): Promise<number> {
+    return deliverDueNotifications(this.ctx, limit);
+  }
+
+  /** Asks channels about attempts whose outcome we are waiting for; returns how many were asked. */
+  async queryDue(limit = 50): Promise<number> {
+    const ids = await store.dueLegQueries(this.ctx.pool, this.ctx.clock.now(), limit);
+    for (const id of ids) {
+      await queryLeg(this.ctx, id);
+      const leg = await store.getLeg(this.ctx.pool, id);
+      if (leg && (await store.legsOf(this.ctx.pool, leg.orderId)).some((l) => l.kind !== 'channel')) await driveCombined(this.ctx, leg.orderId);
+    }
+    return ids.length;
+  }
+
+  /** Closes expired orders (their attempts first) and drives combined payments that stalled. */
+  async expireAndRecover(limit = 50): Promise<number> {
+    const now = this.ctx.clock.now();
+    let n = 0;
+    for (const id of await store.dueOrders(this.ctx.pool, now, limit)) {
+      const legs = await store.legsOf(this.ctx.pool, id);
+      if (legs.some((l) => l.kind !== 'channel')) await driveCombined(this.ctx, id);
+      else await closeOrder(this.ctx, id, 'expired');
+      n++;
+    }
+    for (const id of await store.stalledCombinedOrders(this.ctx.pool, new Date(now.getTime() - 60_000), limit)) {
+      await driveCombined(this.ctx, id);
+      n++;
+    }
+    return n;
+  }
+
+  /** Moves refunds whose parts are due forward. */
+  async refundsDue(limit = 50): Promise<number> {
+    const ids = await store.dueRefundParts(this.ctx.pool, this.ctx.clock.now(), limit);
+    for (const id of ids) await driveRefund(this.ctx, id);
+    return ids.length;
+  }
+
+  /** Runs every job once (tests and the CLI use this; the server runs them on timers). */
+  async runJobsOnce(): Promise<void> {
+    await this.queryDue();
+    await this.expireAndRecover();
+    await this.refundsDue();
+    await this.deliverNotifications();
+  }
+
+  startWorkers(intervalMs = 1_000): void {
+    const run = (name: string, f: () => Promise<unknown>) => {
+      let running = false;
+      return () => {
+        if (running) return;
+        running = true;
+        void f().catch((e: unknown) => this.ctx.log?.warn({ err: (e as Error).message, job: name }, 'payments job failed')).finally(() => (running = false));
+      };
+    };
+    const timers = [
+      setInterval(run('notifications', () => this.deliverNotifications()), intervalMs),
+      setInterval(run('queries', () => this.queryDue()), intervalMs),
+      setInterval(run('refunds', () => this.refundsDue()), intervalMs),
+      setInterval(run('expiry', () => this.expireAndRecover()), intervalMs * 5),
+    ];
+    for (const t of timers) t.unref();
+    this.timers.push(...timers);
+  }
+
+  close(): void {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+  }
+}
+

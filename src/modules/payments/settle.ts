@@ -1,0 +1,108 @@
+/**
+ * Applying what a channel says about a trade. Only verified facts reach this file — a signed
+ * notification or a query answer, never the payer's browser — and each is applied in ONE database
+ * transaction with its ledger postings and the merchant notification (outbox): the order's state,
+ * the money and the promise to tell the merchant change together or not at all.
+ */
+import type { Queryable } from '../../kernel/db.js';
+import { channelFee } from '../channels/index.js';
+import type { LedgerTx } from '../ledger/index.js';
+import type { TradeStatus } from '../channels/adapter.js';
+import { alert, feeIncomeAccount, merchantPayable, payerBalance, postAll, type Ctx } from './context.js';
+import { orderView } from './orders.js';
+import { createCompensation } from './refunds.js';
+import * as store from './payments.store.js';
+import type { PaymentLeg, PaymentOrder } from './types.js';
+
+export interface TradeFact {
+  status: TradeStatus;
+  channelTradeNo?: string | undefined;
+  amountMinor: bigint;
+  currency: string;
+  paidAt?: Date | undefined;
+}
+
+export type Applied = 'applied' | 'duplicate' | 'mismatch' | 'ignored';
+
+const DEFAULT_MERCHANT_FEE = { bps: 60, fixedMinor: 0n, minMinor: 0n, maxMinor: null };
+
+/** Legs that may still take money. */
+export const LIVE_LEG: readonly string[] = ['created', 'pending', 'unknown'];
+
+export async function applyChannelFact(ctx: Ctx, legId: bigint, fact: TradeFact, source: string): Promise<{ applied: Applied; orderId: bigint; combined: boolean }> {
+  return ctx.ledger.transaction(async (tx) => {
+    const c = tx.client;
+    const leg0 = await store.getLeg(c, legId);
+    if (!leg0) return { applied: 'ignored' as const, orderId: 0n, combined: false };
+    const order = (await store.getOrder(c, leg0.orderId, true))!;
+    const legs = await store.legsOf(c, order.id, true);
+    const leg = legs.find((l) => l.id === legId)!;
+    const combined = legs.some((l) => l.kind !== 'channel');
+    const now = ctx.clock.now();
+    if (fact.status === 'succeeded' || fact.status === 'refunded') {
+      if (fact.amountMinor !== leg.amount || fact.currency !== order.currency) {
+        // A paid trade whose amount does not match what we asked for: forged, or broken. Nothing
+        // changes; an operator looks at it.
+        await alert(ctx, c, 'amount_mismatch', 'critical', order.id, leg.id, { source, expected: leg.amount.toString(), reported: fact.amountMinor.toString(), currency: fact.currency, channel_trade_no: fact.channelTradeNo ?? null });
+        return { applied: 'mismatch' as const, orderId: order.id, combined };
+      }
+      if (leg.status === 'succeeded') return { applied: 'duplicate' as const, orderId: order.id, combined };
+      await markLegPaid(ctx, tx, order, leg, fact);
+      const others = legs.filter((l) => l.id !== leg.id);
+      if (order.status === 'succeeded' || order.status === 'closed' || order.status === 'failed' || (!combined && others.some((l) => l.status === 'succeeded'))) {
+        // Money arrived for an order that is already final (a late payment of a closed order, or a
+        // second attempt paid too): it is not the merchant's; it goes back to the payer.
+        await alert(ctx, c, 'payment_after_final', 'warning', order.id, leg.id, { source, order_status: order.status });
+        await createCompensation(ctx, c, order, { ...leg, status: 'succeeded' }, 'paid after the order was final');
+        return { applied: 'applied' as const, orderId: order.id, combined };
+      }
+      if (!combined) await completeOrder(ctx, tx, order, now);
+      return { applied: 'applied' as const, orderId: order.id, combined };
+    }
+    if (fact.status === 'closed' || fact.status === 'failed') {
+      if (!LIVE_LEG.includes(leg.status)) return { applied: 'duplicate' as const, orderId: order.id, combined };
+      await store.updateLeg(c, leg.id, { status: fact.status === 'closed' ? 'closed' : 'failed', failure_code: fact.status === 'failed' ? 'payer_failed' : 'trade_closed', next_query_at: null }, now);
+      if (!combined) await reopenOrCloseIfIdle(ctx, c, order, legs.filter((l) => l.id !== leg.id), now);
+      return { applied: 'applied' as const, orderId: order.id, combined };
+    }
+    return { applied: 'ignored' as const, orderId: order.id, combined };
+  });
+}
+
+/** A channel leg was paid: its record and its postings (Dr channel receivable / Cr merchant payable; channel cost). */
+export async function markLegPaid(ctx: Ctx, tx: LedgerTx, order: PaymentOrder, leg: PaymentLeg, fact: TradeFact): Promise<void> {
+  const now = ctx.clock.now();
+  const account = await ctx.channels.getAccount(leg.channelAccountId!);
+  if (!account.ok) throw new Error(`channel account ${leg.channelAccountId} vanished`);
+  // topup_then_pay: the channel money tops up the payer's own balance; the order is paid from it later.
+  const payable = order.strategy === 'topup_then_pay' ? { ok: true as const, value: await payerBalance(ctx, order) } : await merchantPayable(ctx, order.merchantId);
+  if (!payable.ok) throw new Error(payable.message);
+  const cost = channelFee(account.value.fee, leg.amount);
+  await store.updateLeg(tx.client, leg.id, { status: 'succeeded', channel_trade_no: fact.channelTradeNo ?? leg.channelTradeNo, paid_at: fact.paidAt ?? now, channel_cost: cost, next_query_at: null, failure_code: null }, now);
+  await postAll(tx, [
+    { idempotencyKey: `pay:${leg.id}:in`, debitAccountId: account.value.receivableAccountId, creditAccountId: payable.value, amount: leg.amount, currency: order.currency, code: 'channel_payment', metadata: { order: order.orderNo, leg: leg.id.toString() }, linked: cost > 0n },
+    { idempotencyKey: `pay:${leg.id}:cost`, debitAccountId: account.value.costAccountId, creditAccountId: account.value.receivableAccountId, amount: cost, currency: order.currency, code: 'channel_cost', metadata: { order: order.orderNo, leg: leg.id.toString() } },
+  ]);
+}
+
+/** The order succeeded: the merchant fee is taken and the merchant will be told. */
+export async function completeOrder(ctx: Ctx, tx: LedgerTx, order: PaymentOrder, now: Date): Promise<void> {
+  const fee = channelFee(ctx.merchantFee ?? DEFAULT_MERCHANT_FEE, order.amount);
+  const payable = await merchantPayable(ctx, order.merchantId);
+  if (!payable.ok) throw new Error(payable.message);
+  await postAll(tx, [{ idempotencyKey: `order:${order.id}:fee`, debitAccountId: payable.value, creditAccountId: await feeIncomeAccount(ctx, order.currency), amount: fee, currency: order.currency, code: 'merchant_fee', metadata: { order: order.orderNo } }]);
+  await store.updateOrder(tx.client, order.id, { status: 'succeeded', fee_amount: fee, succeeded_at: now, failure_code: null }, now);
+  const done = { ...order, status: 'succeeded' as const, feeAmount: fee, succeededAt: now };
+  await store.enqueueNotification(tx.client, { id: ctx.nextId(), merchantId: order.merchantId, orderId: order.id, refundId: null, eventType: 'payment.succeeded', url: order.notifyUrl, payload: { event: 'payment.succeeded', order: orderView(done) }, now });
+}
+
+/**
+ * When no leg of an order can take money any more, the order goes back to `created` (the payer
+ * may try another way) or, past its expiry, is closed.
+ */
+export async function reopenOrCloseIfIdle(ctx: Ctx, c: Queryable, order: PaymentOrder, otherLegs: readonly PaymentLeg[], now: Date): Promise<void> {
+  if (order.status === 'succeeded' || order.status === 'closed' || order.status === 'failed') return;
+  if (otherLegs.some((l) => LIVE_LEG.includes(l.status) || l.status === 'held' || l.status === 'succeeded')) return;
+  if (now.getTime() >= order.expiresAt.getTime()) await store.updateOrder(c, order.id, { status: 'closed', closed_at: now }, now);
+  else await store.updateOrder(c, order.id, { status: 'created' }, now);
+}
