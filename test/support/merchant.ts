@@ -11,7 +11,7 @@ export interface TestMerchant {
   signed(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
 }
 
-export async function createTestMerchant(s: TestServer, opts: { n: number; notifyDomains?: string[] }): Promise<TestMerchant> {
+export async function createTestMerchant(s: Pick<TestServer, 'url' | 'req'>, opts: { n: number; notifyDomains?: string[] }): Promise<TestMerchant> {
   const ok = async (method: string, path: string, body?: unknown): Promise<any> => {
     const r = await s.req(method, path, body);
     if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);

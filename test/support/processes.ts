@@ -32,11 +32,11 @@ export interface ServerProcess {
   stop(): Promise<number | null>;
 }
 
-export async function spawnServer(opts: { databaseUrl: string; dataDir: string; adminToken: string }): Promise<ServerProcess> {
-  const port = await freePort();
+export async function spawnServer(opts: { databaseUrl: string; dataDir: string; adminToken: string; port?: number; env?: Record<string, string> }): Promise<ServerProcess> {
+  const port = opts.port ?? (await freePort());
   let out = '';
   const proc = spawn(process.execPath, [CLI, 'start', '--database-url', opts.databaseUrl, '--port', String(port), '--host', '127.0.0.1'], {
-    env: { ...process.env, PAYCORE_DATA_DIR: opts.dataDir, PAYCORE_ADMIN_TOKEN: opts.adminToken, LOG_LEVEL: 'warn' },
+    env: { ...process.env, PAYCORE_DATA_DIR: opts.dataDir, PAYCORE_ADMIN_TOKEN: opts.adminToken, LOG_LEVEL: 'warn', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));

@@ -29,13 +29,13 @@ registerStatuses(409, ['card_not_in_stock', 'not_voidable', 'invalid_card_transi
 
 const Obj = Type.Record(Type.String(), Type.Unknown());
 
-function cardDto(c: Card, balances?: { principalMinor: bigint; bonusMinor: bigint; purseMinor: bigint }) {
+function cardDto(c: Card, balances?: { principalMinor: bigint; bonusMinor: bigint; purseMinor: bigint; heldMinor?: bigint }) {
   return {
     id: c.id.toString(), product_id: c.productId.toString(), masked_number: maskedNumber(c), last4: c.last4, named: c.named, status: c.status,
     holder_customer_id: c.holderCustomerId?.toString() ?? null, has_pin: c.hasPin, valid_until: c.validUntil?.toISOString() ?? null,
     sold_at: c.soldAt?.toISOString() ?? null, replaced_by: c.replacedBy?.toString() ?? null, replaced_from: c.replacedFrom?.toString() ?? null,
     batch_id: c.batchId.toString(), created_at: c.createdAt.toISOString(),
-    ...(balances ? { balances: { principal: Number(balances.principalMinor), bonus: Number(balances.bonusMinor), purse: Number(balances.purseMinor), total: Number(balances.principalMinor + balances.bonusMinor) } } : {}),
+    ...(balances ? { balances: { principal: Number(balances.principalMinor), bonus: Number(balances.bonusMinor), purse: Number(balances.purseMinor), held: Number(balances.heldMinor ?? 0n), total: Number(balances.principalMinor + balances.bonusMinor) } } : {}),
   };
 }
 

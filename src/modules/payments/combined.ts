@@ -173,15 +173,17 @@ async function hold(ctx: Ctx, order: PaymentOrder, l: PaymentLeg, pin: Secret | 
 async function capture(ctx: Ctx, order: PaymentOrder, legs: PaymentLeg[]): Promise<void> {
   for (const l of legs.filter((x) => x.status === 'held')) {
     const now = ctx.clock.now();
-    if (l.kind === 'card') {
-      const r = await ctx.cards!.captureHold({ holdTransactionId: l.cardTxId!, idempotencyKey: `leg:${l.id}:capture` });
-      if (r.ok) await store.updateLeg(ctx.pool, l.id, { status: 'succeeded', paid_at: now }, now);
-      else await store.updateLeg(ctx.pool, l.id, { status: 'failed', failure_code: `capture:${r.code}`.slice(0, 100) }, now);
-    } else {
-      const r = await ctx.ledger.transfer({ idempotencyKey: `leg:${l.id}:capture`, kind: 'post_pending', pendingId: l.holdTransferId!, code: 'balance_capture' });
-      if (r.ok) await store.updateLeg(ctx.pool, l.id, { status: 'succeeded', paid_at: now }, now);
-      else await store.updateLeg(ctx.pool, l.id, { status: 'failed', failure_code: `capture:${r.code}`.slice(0, 100) }, now);
+    const r = l.kind === 'card'
+      ? await ctx.cards!.captureHold({ holdTransactionId: l.cardTxId!, idempotencyKey: `leg:${l.id}:capture` })
+      : await ctx.ledger.transfer({ idempotencyKey: `leg:${l.id}:capture`, kind: 'post_pending', pendingId: l.holdTransferId!, code: 'balance_capture' });
+    if (r.ok) {
+      await store.updateLeg(ctx.pool, l.id, { status: 'succeeded', paid_at: now }, now);
+      continue;
     }
+    // The hold cannot be taken (the card was frozen, the hold lapsed, ...): it is released now;
+    // the payment as a whole then fails and is compensated.
+    await store.updateLeg(ctx.pool, l.id, { failure_code: `capture:${r.code}`.slice(0, 100), failure_message: r.message.slice(0, 500) }, now);
+    if (await release(ctx, l)) await store.updateLeg(ctx.pool, l.id, { status: 'cancelled' }, ctx.clock.now());
   }
   const fresh = await store.legsOf(ctx.pool, order.id);
   const mine = fresh.filter((x) => legs.some((l) => l.id === x.id));
@@ -200,20 +202,20 @@ async function capture(ctx: Ctx, order: PaymentOrder, legs: PaymentLeg[]): Promi
   });
 }
 
+/** Releases a leg's hold; true when nothing is held any more. */
+async function release(ctx: Ctx, l: PaymentLeg): Promise<boolean> {
+  if (l.kind === 'card') return (await ctx.cards!.releaseHold({ holdTransactionId: l.cardTxId!, idempotencyKey: `leg:${l.id}:release` })).ok;
+  const r = await ctx.ledger.transfer({ idempotencyKey: `leg:${l.id}:release`, kind: 'void_pending', pendingId: l.holdTransferId!, code: 'balance_release' });
+  return r.ok || r.code === 'pending_transfer_expired' || r.code === 'pending_transfer_already_voided';
+}
+
 async function compensate(ctx: Ctx, order: PaymentOrder, legs: PaymentLeg[], why: string): Promise<void> {
   let unresolved = false;
   for (const l of legs) {
     const now = ctx.clock.now();
     if (l.status === 'held') {
-      if (l.kind === 'card') {
-        const r = await ctx.cards!.releaseHold({ holdTransactionId: l.cardTxId!, idempotencyKey: `leg:${l.id}:release` });
-        if (r.ok) await store.updateLeg(ctx.pool, l.id, { status: 'cancelled' }, now);
-        else unresolved = true;
-      } else {
-        const r = await ctx.ledger.transfer({ idempotencyKey: `leg:${l.id}:release`, kind: 'void_pending', pendingId: l.holdTransferId!, code: 'balance_release' });
-        if (r.ok || r.code === 'pending_transfer_expired' || r.code === 'pending_transfer_already_voided') await store.updateLeg(ctx.pool, l.id, { status: 'cancelled' }, now);
-        else unresolved = true;
-      }
+      if (await release(ctx, l)) await store.updateLeg(ctx.pool, l.id, { status: 'cancelled' }, now);
+      else unresolved = true;
     } else if (l.status === 'created') {
       await store.updateLeg(ctx.pool, l.id, { status: 'cancelled' }, now);
     } else if (l.kind === 'channel' && LIVE_LEG.includes(l.status)) {

@@ -24,6 +24,12 @@ export { ORDER_METHODS, orderView } from './orders.js';
 export { refundView, allocateRefund } from './refunds.js';
 export { notificationBody } from './outbox.js';
 
+/**
+ * A combined payment untouched this long is driven on by the recovery job (a crash may have
+ * stopped it between two steps). Driving a healthy one is harmless: every step is idempotent.
+ */
+const STALL_MS = 10_000;
+
 export class Payments {
   private readonly ctx: Ctx;
   private timers: NodeJS.Timeout[] = [];
@@ -145,7 +151,7 @@ export class Payments {
       else await closeOrder(this.ctx, id, 'expired');
       n++;
     }
-    for (const id of await store.stalledCombinedOrders(this.ctx.pool, new Date(now.getTime() - 60_000), limit)) {
+    for (const id of await store.stalledCombinedOrders(this.ctx.pool, new Date(now.getTime() - STALL_MS), limit)) {
       await driveCombined(this.ctx, id);
       n++;
     }

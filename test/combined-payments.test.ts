@@ -1,0 +1,154 @@
+// Proves combined payments (组合支付) over real HTTP with the WeChat Pay simulator: card + channel succeeds as a whole; a failed channel leg releases the card hold; a hold that cannot be captured after the channel was paid gives the channel money back; topup_then_pay pays locally from the topped-up balance; the ledger stays balanced.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSimulators, type Simulators } from '../simulators/index.js';
+import { sampleResidentId } from '../src/modules/parties/index.js';
+import { createTestMerchant, type TestMerchant } from './support/merchant.js';
+import { startTestServer, type TestServer } from './support/server.js';
+
+let s: TestServer;
+let sims: Simulators;
+let m: TestMerchant;
+let productId: string;
+let n = 0;
+
+async function ok(method: string, path: string, body?: unknown): Promise<any> {
+  const r = await s.req(method, path, body);
+  expect(r.status, `${method} ${path}: ${JSON.stringify(r.body)}`).toBeLessThan(300);
+  return r.body;
+}
+
+async function until<T>(what: string, f: () => Promise<T | undefined | false>, ms = 40_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function order(amount: number, extra: Record<string, unknown> = {}): Promise<any> {
+  const r = await m.signed('POST', '/v1/merchant/orders', { merchant_order_no: `CMB${Date.now()}${++n}`, amount, subject: '组合支付', notify_url: 'http://127.0.0.1:9/n', methods: ['card', 'balance', 'wechat_native'], ...extra });
+  expect(r.status, JSON.stringify(r.body)).toBe(201);
+  return r.body;
+}
+
+const cashier = (o: { cashier_url: string }, suffix: string): string => {
+  const u = new URL(o.cashier_url);
+  return `${u.pathname}${suffix}${u.search}`;
+};
+
+async function soldCard(amount: number): Promise<string> {
+  const card = (await ok('POST', `/v1/card-products/${productId}/batches`, { count: 1 })).cards[0].id;
+  await ok('POST', `/v1/cards/${card}/sell`, { idempotency_key: `sell-${card}`, amount, payment_method: 'bank_transfer', buyer_kind: 'individual', buyer_real_name: true });
+  return card;
+}
+
+const cardBalance = async (id: string): Promise<{ principal: number; held: number }> => {
+  const c = await ok('GET', `/v1/cards/${id}`);
+  return { principal: c.balances.principal, held: c.balances.held ?? 0 };
+};
+
+async function payerPays(o: any, result: 'success' | 'fail' = 'success'): Promise<void> {
+  const legs = (await ok('GET', `/v1/payment-orders/${o.order_no}`)).legs;
+  const leg = legs.find((l: any) => l.kind === 'channel' && l.status === 'pending');
+  const r = await fetch(`${sims.wechatpay.sim.url}/__sim/trades/${leg.out_trade_no}/pay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ result }) });
+  expect(r.status).toBe(200);
+}
+
+beforeAll(async () => {
+  sims = await startSimulators({ notifyRetryScheduleMs: [100, 200, 400] });
+  s = await startTestServer({ PAYCORE_JOB_INTERVAL_MS: '100', PAYCORE_QUERY_BACKOFF_MS: '150,300,600', PAYCORE_NOTIFY_SCHEDULE_MS: '0,100', PAYCORE_CHANNEL_TIMEOUT_MS: '2000' });
+  m = await createTestMerchant(s, { n: 501 });
+  await ok('POST', '/v1/channel-accounts', { code: 'wx', provider: 'wechatpay', mode: 'aggregated', config: sims.wechatpay.config, methods: ['wechat_native'], fee: { bps: 20 } });
+  productId = (await ok('POST', '/v1/card-products', { code: 'CMB', name: '组合卡', issuer_kind: 'platform', purpose: 'multi', named: false, bin_prefix: '6601', number_length: 16, rechargeable: true, validity_months: 36 })).id;
+  await ok('POST', `/v1/card-products/${productId}/merchants`, { merchant_id: m.id });
+}, 120_000);
+
+afterAll(async () => {
+  await s?.close();
+  await sims?.close();
+});
+
+describe('combined payments', () => {
+  it('pays card 60 + WeChat 40 as a whole: the card is held first and captured only when WeChat paid', async () => {
+    const card = await soldCard(50_000);
+    const o = await order(1000);
+    const r = await s.req('POST', cashier(o, '/pay'), { legs: [{ kind: 'card', card_id: card, amount: 600 }, { kind: 'channel', method: 'wechat_native', amount: 400 }] });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.action.type).toBe('qr_code');
+    expect(r.body.legs.map((l: any) => [l.kind, l.status])).toEqual([['card', 'held'], ['channel', 'pending']]);
+    expect((await cardBalance(card)).held).toBe(600);
+    await payerPays(o);
+    await until('order paid', async () => (await m.signed('GET', `/v1/merchant/orders/${o.order_no}`)).body.status === 'succeeded');
+    const detail = await ok('GET', `/v1/payment-orders/${o.order_no}`);
+    expect(detail.legs.map((l: any) => l.status)).toEqual(['succeeded', 'succeeded']);
+    expect(await cardBalance(card)).toEqual({ principal: 49_400, held: 0 });
+  });
+
+  it('releases the card hold when the WeChat leg fails; the order can be paid again', async () => {
+    const card = await soldCard(50_000);
+    const o = await order(1000);
+    await s.req('POST', cashier(o, '/pay'), { legs: [{ kind: 'card', card_id: card, amount: 600 }, { kind: 'channel', method: 'wechat_native', amount: 400 }] });
+    await payerPays(o, 'fail');
+    const back = await until('order reopened', async () => {
+      const b = (await m.signed('GET', `/v1/merchant/orders/${o.order_no}`)).body;
+      return b.status === 'created' ? b : undefined;
+    });
+    expect(back.failure_code).toBe('combined_payment_failed');
+    expect(await cardBalance(card)).toEqual({ principal: 50_000, held: 0 });
+    const again = await s.req('POST', cashier(o, '/pay'), { legs: [{ kind: 'card', card_id: card, amount: 1000 }] });
+    expect(again.status, JSON.stringify(again.body)).toBe(200);
+    expect(again.body.status).toBe('succeeded');
+    expect((await cardBalance(card)).principal).toBe(49_000);
+  });
+
+  it('gives the WeChat money back when the card hold cannot be captured (card frozen meanwhile)', async () => {
+    const card = await soldCard(50_000);
+    const o = await order(1000);
+    await s.req('POST', cashier(o, '/pay'), { legs: [{ kind: 'card', card_id: card, amount: 600 }, { kind: 'channel', method: 'wechat_native', amount: 400 }] });
+    await ok('POST', `/v1/cards/${card}/events`, { event: 'freeze', reason: 'suspected fraud' });
+    await payerPays(o);
+    await until('order reopened', async () => (await m.signed('GET', `/v1/merchant/orders/${o.order_no}`)).body.status === 'created');
+    const detail = await until('compensation refunded', async () => {
+      const d = await ok('GET', `/v1/payment-orders/${o.order_no}`);
+      return d.refunds.some((r: any) => r.purpose === 'compensation' && r.status === 'succeeded') ? d : undefined;
+    });
+    expect(detail.refunds.filter((r: any) => r.purpose === 'compensation').map((r: any) => r.amount)).toEqual([400]);
+    const trade = await (await fetch(`${sims.wechatpay.sim.url}/__sim/trades/${detail.legs[1].out_trade_no}`)).json() as Record<string, unknown>;
+    expect(JSON.stringify(trade)).toContain('400');
+    await ok('POST', `/v1/cards/${card}/events`, { event: 'unfreeze', reason: 'cleared' });
+    expect(await cardBalance(card)).toEqual({ principal: 50_000, held: 0 });
+  });
+
+  it('topup_then_pay: the WeChat leg tops up the payer\'s balance and the order is paid locally from it', async () => {
+    const payer = await ok('POST', '/v1/customers', { kind: 'individual', legal_name: '王五', id_type: 'resident_id', id_number: sampleResidentId(77), real_name_level: 2 });
+    const acct = await ok('POST', `/v1/customers/${payer.id}/accounts`, { kind: 'balance', currency: 'CNY' });
+    const ledger = s.server.runtime.ledger;
+    const bank = await ledger.createAccount({ type: 'asset', currency: 'CNY', subjectCode: '101101', name: 'test funding' });
+    if (!bank.ok) throw new Error(bank.code);
+    const funded = await ledger.transfer({ idempotencyKey: `fund-${acct.id}`, debitAccountId: bank.value.account.id, creditAccountId: BigInt(acct.ledger_account_id), amount: 500n, currency: 'CNY' });
+    expect(funded.ok).toBe(true);
+    const o = await order(1000, { strategy: 'topup_then_pay', payer_customer_id: payer.id });
+    const r = await s.req('POST', cashier(o, '/pay'), { legs: [{ kind: 'balance', account_id: acct.id, amount: 300 }, { kind: 'channel', method: 'wechat_native', amount: 700 }] });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    await payerPays(o);
+    await until('order paid', async () => (await m.signed('GET', `/v1/merchant/orders/${o.order_no}`)).body.status === 'succeeded');
+    const after = await ok('GET', `/v1/customers/${payer.id}/accounts/${acct.id}`);
+    // 500 before; 300 paid from it, 700 topped up by WeChat and paid on: 200 left.
+    expect(after.balances.posted).toBe(200);
+  });
+
+  it('refuses legs that do not add up, a leg kind the order does not offer, and a second payment while one is in flight', async () => {
+    const card = await soldCard(50_000);
+    const o = await order(1000, { methods: ['card', 'wechat_native'] });
+    expect((await s.req('POST', cashier(o, '/pay'), { legs: [{ kind: 'card', card_id: card, amount: 600 }] })).body.error.code).toBe('invalid_legs');
+    expect((await s.req('POST', cashier(o, '/pay'), { legs: [{ kind: 'balance', account_id: '1', amount: 1000 }] })).body.error.code).toBe('method_not_allowed');
+    await s.req('POST', cashier(o, '/pay'), { legs: [{ kind: 'card', card_id: card, amount: 600 }, { kind: 'channel', method: 'wechat_native', amount: 400 }] });
+    expect((await s.req('POST', cashier(o, '/pay'), { legs: [{ kind: 'card', card_id: card, amount: 1000 }] })).body.error.code).toBe('payment_in_progress');
+  });
+
+  it('keeps the ledger balanced', async () => {
+    expect((await s.server.runtime.ledger.verify()).violations).toEqual([]);
+  });
+});
