@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { runCardsBench } from '../../bench/cards.bench.js';
 import { runIdsBench } from '../../bench/ids.bench.js';
 import { runLedgerBench } from '../../bench/ledger.bench.js';
+import { runPaymentsBench } from '../../bench/payments.bench.js';
 import { loadConfig } from '../kernel/config.js';
 import { createPool } from '../kernel/db.js';
 import type { EmbeddedDb } from '../kernel/embedded-db.js';
@@ -44,6 +45,18 @@ export function registerBenchCommands(program: Command): void {
       } finally {
         await embedded?.stop();
       }
+    });
+
+  bench
+    .command('payments')
+    .description('create + pay orders with a prepaid card over the HTTP API of a real server process')
+    .option('--database-url <url>', 'PostgreSQL to run against (default: a fresh embedded database in a temp dir)')
+    .option('--concurrency <c>', 'concurrent clients', int, 32)
+    .option('--seconds <s>', 'measured duration', int, 10)
+    .option('--cards <n>', 'sold cards to spread the load over', int, 1000)
+    .action(async (o: { databaseUrl?: string; concurrency: number; seconds: number; cards: number }) => {
+      const r = await runPaymentsBench({ concurrency: o.concurrency, seconds: o.seconds, cards: o.cards, ...(o.databaseUrl ? { databaseUrl: o.databaseUrl } : {}) });
+      process.stdout.write(json(r) + '\n');
     });
 
   bench

@@ -6,6 +6,7 @@ import { Command, Option } from 'commander';
 import { registerBenchCommands } from './bench.command.js';
 import { registerCardCommands } from './cards.command.js';
 import { registerLedgerCommands } from './ledger.command.js';
+import { registerMerchantCommands } from './merchant.command.js';
 import { registerSimCommands } from './sim.command.js';
 import { registerStartCommands } from './start.command.js';
 
@@ -21,6 +22,7 @@ registerLedgerCommands(program);
 registerCardCommands(program);
 registerBenchCommands(program);
 registerSimCommands(program);
+registerMerchantCommands(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`paycore: ${(e as Error).message}\n`);

@@ -123,6 +123,18 @@ function runningPostmaster(pgDir: string): Running {
   return { kind: 'orphan', pid };
 }
 
+/** Unix socket paths are limited to 107 bytes; longer cluster paths keep to TCP. */
+function socketOk(pgDir: string, port: number): boolean {
+  return Buffer.byteLength(join(pgDir, `.s.PGSQL.${port}`)) <= 100;
+}
+
+/** The URL local clients use: the cluster's Unix socket when it has one, else TCP on loopback. */
+function localUrl(password: string, pgDir: string, port: number, database: string): string {
+  const auth = `postgres:${encodeURIComponent(password)}`;
+  if (socketOk(pgDir, port) && existsSync(join(pgDir, `.s.PGSQL.${port}`))) return `postgres://${auth}@localhost:${port}/${database}?host=${encodeURIComponent(pgDir)}`;
+  return `postgres://${auth}@127.0.0.1:${port}/${database}`;
+}
+
 /** Stops an orphaned postmaster with a fast shutdown, which is safe: committed data is in the WAL. */
 async function stopOrphan(pid: number, pgDir: string, log?: Logger): Promise<void> {
   log?.warn({ pid }, 'stopping a PostgreSQL left running by an earlier process');
@@ -166,7 +178,9 @@ export async function startEmbeddedDb(opts: EmbeddedDbOptions): Promise<Embedded
     persistent: true,
     createPostgresUser: root,
     initdbFlags: ['--encoding=UTF8', '--no-locale'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
+    // Local clients use a Unix socket in the cluster directory (far cheaper per query than TCP
+    // over loopback); TCP on 127.0.0.1 stays open for psql and other tools.
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', ...(socketOk(pgDir, opts.port) ? ['-c', `unix_socket_directories=${pgDir}`] : [])],
     onLog: (m: string) => {
       lines.push(m);
       if (lines.length > 50) lines.shift();
@@ -187,7 +201,7 @@ export async function startEmbeddedDb(opts: EmbeddedDbOptions): Promise<Embedded
     // Share the database of the running server; it is theirs to stop, not ours.
     opts.log?.info({ port: running.port }, 'using the embedded PostgreSQL of the running Paycore server');
     await ensureDatabase(password, running.port, database);
-    return { url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${running.port}/${database}`, port: running.port, stop: async () => undefined };
+    return { url: localUrl(password, pgDir, running.port, database), port: running.port, stop: async () => undefined };
   }
   if (running.kind === 'orphan') await stopOrphan(running.pid, pgDir, opts.log);
   try {
@@ -195,7 +209,7 @@ export async function startEmbeddedDb(opts: EmbeddedDbOptions): Promise<Embedded
   } catch (e) {
     throw new Error(`embedded PostgreSQL did not start on port ${opts.port}: ${String(e ?? '')}\n${lines.join('')}`);
   }
-  const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${opts.port}/${database}`;
+  const url = localUrl(password, pgDir, opts.port, database);
   await ensureDatabase(password, opts.port, database);
   return {
     url,

@@ -125,7 +125,7 @@ export class ConsumeBatcher {
     for (const p of batch) (heldIds.has(p.inp.cardId) ? d.held : mine).push(p);
     const [{ priors, pendingCards }, accounts] = await Promise.all([
       store.priorsAndPendingCards(c, mine.map((p) => p.inp.idempotencyKey), [...cards.keys()]),
-      ctx.ledger.getAccounts([...cards.values()].flatMap((x) => [x.principalAccountId, x.bonusAccountId])),
+      tx.getAccounts([...cards.values()].flatMap((x) => [x.principalAccountId, x.bonusAccountId])),
     ]);
     const avail = new Map(accounts.map((a) => [a.id, availableBalance(a)]));
     const now = ctx.clock.now();

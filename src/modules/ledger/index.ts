@@ -50,6 +50,8 @@ export type LedgerResult<T> = Result<T, LedgerErrorCode>;
 export interface LedgerTx {
   client: PoolClient;
   createTransfers(reqs: readonly TransferRequest[]): Promise<LedgerResult<TransferOutcome[]>>;
+  /** Reads accounts on the transaction's own connection (never a second pool connection: see transaction). */
+  getAccounts(ids: readonly bigint[]): Promise<Account[]>;
 }
 
 export const MAX_TRANSFERS_PER_REQUEST = 8000;
@@ -239,7 +241,9 @@ export class Ledger {
    * only once durable (as the batcher does). If a transfer's idempotency key was stored
    * concurrently, or PostgreSQL breaks a lock cycle, everything is rolled back and `fn` runs
    * again from the start, so `fn` must do nothing outside the transaction. Keep it short: the
-   * accounts it posts to stay locked until the commit.
+   * accounts it posts to stay locked until the commit. And `fn` must not wait for another pool
+   * connection (a module call that queries the pool): with every connection held by a transaction
+   * waiting for a second one, the pool deadlocks — read through `tx.client` or load before.
    */
   async transaction<T>(fn: (tx: LedgerTx) => Promise<T>, opts: { maxAttempts?: number } = {}): Promise<T> {
     const maxAttempts = opts.maxAttempts ?? 5;
@@ -260,6 +264,7 @@ export class Ledger {
             }
             return ok(outcomes);
           },
+          getAccounts: async (ids) => store.getAccounts(c, ids),
         };
         const out = await fn(tx);
         await commitDurably(c);

@@ -27,12 +27,12 @@ import { fail, ok } from '../../kernel/errors.js';
 import type { Secret } from '../../kernel/secret.js';
 import type { PayAction, PayMethod } from '../channels/index.js';
 import { PAY_METHODS } from '../channels/index.js';
-import { merchantPayable, payerBalance, postAll, type Ctx, type PaymentsResult } from './context.js';
+import { merchantPayable, payerBalance, postAll, warm, type Ctx, type PaymentsResult } from './context.js';
 import { closeLeg, payable } from './pay.js';
 import { payChannelLeg } from './channel-leg.js';
 import * as store from './payments.store.js';
 import { createCompensation } from './refunds.js';
-import { completeOrder, LIVE_LEG } from './settle.js';
+import { completeOrder, LIVE_LEG, postOrderFee } from './settle.js';
 import type { PaymentLeg, PaymentOrder } from './types.js';
 
 export type LegSpec =
@@ -117,7 +117,10 @@ async function step(ctx: Ctx, orderId: bigint, opts: { pins?: Map<bigint, Secret
   const expired = ctx.clock.now().getTime() >= order.expiresAt.getTime();
   if (!legs.some(isFailure) && !expired) {
     // Hold the internal legs first.
-    for (const l of legs.filter((x) => x.kind !== 'channel' && x.status === 'created')) await hold(ctx, order, l, opts.pins?.get(l.id));
+    // A payment by one internal instrument alone needs no saga: it is paid at once (a card consume,
+    // or a posted balance transfer), which is also the fast path for card-only checkouts.
+    const single = legs.length === 1 && legs[0]!.kind !== 'channel';
+    for (const l of legs.filter((x) => x.kind !== 'channel' && x.status === 'created')) await hold(ctx, order, l, opts.pins?.get(l.id), single);
     legs = current(await store.legsOf(ctx.pool, orderId));
   }
   if (!legs.some(isFailure) && !expired) {
@@ -154,9 +157,15 @@ function isFailure(l: PaymentLeg): boolean {
   return l.status === 'failed' || l.status === 'closed' || l.status === 'cancelled';
 }
 
-async function hold(ctx: Ctx, order: PaymentOrder, l: PaymentLeg, pin: Secret | undefined): Promise<void> {
+async function hold(ctx: Ctx, order: PaymentOrder, l: PaymentLeg, pin: Secret | undefined, payNow: boolean): Promise<void> {
   const now = ctx.clock.now();
   const timeoutSeconds = Math.max(60, Math.ceil((order.expiresAt.getTime() - now.getTime()) / 1000) + (ctx.holdGraceSeconds ?? 3600));
+  if (payNow && l.kind === 'card') {
+    const r = await ctx.cards!.consume({ cardId: l.cardId!, idempotencyKey: `leg:${l.id}:consume`, amountMinor: l.amount, merchantId: order.merchantId, ...(pin ? { pin } : {}) });
+    if (r.ok) await store.updateLeg(ctx.pool, l.id, { status: 'succeeded', card_tx_id: r.value.id, paid_at: now }, now);
+    else await store.updateLeg(ctx.pool, l.id, { status: 'failed', failure_code: `card:${r.code}`.slice(0, 100), failure_message: r.message.slice(0, 500) }, now);
+    return;
+  }
   if (l.kind === 'card') {
     const r = await ctx.cards!.hold({ cardId: l.cardId!, idempotencyKey: `leg:${l.id}:hold`, amountMinor: l.amount, merchantId: order.merchantId, timeoutSeconds, reference: order.orderNo, ...(pin ? { pin } : {}) });
     if (r.ok) await store.updateLeg(ctx.pool, l.id, { status: 'held', card_tx_id: r.value.id }, now);
@@ -188,6 +197,10 @@ async function capture(ctx: Ctx, order: PaymentOrder, legs: PaymentLeg[]): Promi
   const fresh = await store.legsOf(ctx.pool, order.id);
   const mine = fresh.filter((x) => legs.some((l) => l.id === x.id));
   if (mine.some(isFailure)) return;
+  await warm(ctx, order);
+  if (order.strategy === 'topup_then_pay') await payerBalance(ctx, order);
+  // Every leg is paid: the order will succeed, so its fee can go through the batched ledger first.
+  await postOrderFee(ctx, order);
   await ctx.ledger.transaction(async (tx) => {
     const o = (await store.getOrder(tx.client, order.id, true))!;
     if (o.status === 'succeeded') return;
@@ -198,7 +211,7 @@ async function capture(ctx: Ctx, order: PaymentOrder, legs: PaymentLeg[]): Promi
       const balance = await payerBalance(ctx, o);
       await postAll(tx, mine.filter((l) => l.kind === 'channel').map((l) => ({ idempotencyKey: `leg:${l.id}:pay_from_balance`, debitAccountId: balance, creditAccountId: payableId.value, amount: l.amount, currency: o.currency, code: 'topup_payment' })));
     }
-    await completeOrder(ctx, tx, o, ctx.clock.now());
+    await completeOrder(ctx, tx, o, ctx.clock.now(), true);
   });
 }
 

@@ -6,7 +6,8 @@ import { fail, ok, type Result } from '../../kernel/errors.js';
 import { businessNo } from '../../kernel/ids.js';
 import type { Logger } from '../../kernel/logger.js';
 import type { Cards } from '../cards/index.js';
-import type { Channels, FeeSchedule } from '../channels/index.js';
+import type { ChannelAccountRow, Channels, FeeSchedule } from '../channels/index.js';
+import { TtlCache } from '../../kernel/ttl-cache.js';
 import type { Ledger, LedgerTx, TransferRequest } from '../ledger/index.js';
 import type { Parties } from '../parties/index.js';
 import type { PaymentsErrorCode } from './errors.js';
@@ -44,10 +45,24 @@ export const DEFAULT_QUERY_BACKOFF_MS: readonly number[] = [5, 10, 30, 60, 120, 
 
 export interface Ctx extends PaymentsDeps {
   systemAccounts: Map<string, bigint>;
+  /** A merchant's settlement (payable) ledger account never changes once opened. */
+  payables: Map<bigint, bigint>;
+  channelAccounts: TtlCache<bigint, ChannelAccountRow | undefined>;
+  payerBalances: TtlCache<string, bigint>;
 }
 
 export function makeCtx(deps: PaymentsDeps): Ctx {
-  return { ...deps, systemAccounts: new Map() };
+  return { ...deps, systemAccounts: new Map(), payables: new Map(), channelAccounts: new TtlCache(5_000), payerBalances: new TtlCache(5_000) };
+}
+
+/** A channel account (cached briefly: code paths inside ledger transactions must not wait for the pool). */
+export async function channelAccount(ctx: Ctx, id: bigint): Promise<ChannelAccountRow> {
+  const a = await ctx.channelAccounts.get(id, async () => {
+    const r = await ctx.channels.getAccount(id);
+    return r.ok ? r.value : undefined;
+  });
+  if (!a) throw new Error(`channel account ${id} does not exist`);
+  return a;
 }
 
 export function requestHash(v: unknown): string {
@@ -66,9 +81,20 @@ export async function feeIncomeAccount(ctx: Ctx, currency: string): Promise<bigi
 }
 
 export async function merchantPayable(ctx: Ctx, merchantId: bigint): Promise<PaymentsResult<bigint>> {
+  const have = ctx.payables.get(merchantId);
+  if (have !== undefined) return ok(have);
   const p = await ctx.parties.merchantPayee({ merchantId });
   if (!p.ok) return fail('merchant_not_found', `merchant ${merchantId} does not exist`);
+  if (ctx.payables.size > 100_000) ctx.payables.clear();
+  ctx.payables.set(merchantId, p.value.settlementLedgerAccountId);
   return ok(p.value.settlementLedgerAccountId);
+}
+
+/** Loads what the postings of an order will need, before a ledger transaction starts. */
+export async function warm(ctx: Ctx, order: { merchantId: bigint; currency: string }, channelAccountIds: readonly (bigint | null)[] = []): Promise<void> {
+  await merchantPayable(ctx, order.merchantId);
+  await feeIncomeAccount(ctx, order.currency);
+  for (const id of channelAccountIds) if (id !== null) await channelAccount(ctx, id);
 }
 
 /** Posts transfers inside a ledger transaction; any refusal is a programming or data error here. */
@@ -92,10 +118,12 @@ export async function alert(ctx: Ctx, db: Pool | LedgerTx['client'], kind: strin
 
 /** The payer's stored-value balance account (topup_then_pay): its first active balance account in the order's currency. */
 export async function payerBalance(ctx: Ctx, order: { payerCustomerId: bigint | null; currency: string }): Promise<bigint> {
-  const list = await ctx.parties.listAccounts({ customerId: order.payerCustomerId!, limit: 50 });
-  const a = list.ok ? list.value.find((x) => x.account.kind === 'balance' && x.account.currency === order.currency && x.account.status === 'active') : undefined;
-  if (!a) throw new Error(`payer ${order.payerCustomerId} has no active ${order.currency} balance account`);
-  return a.account.ledgerAccountId;
+  return ctx.payerBalances.get(`${order.payerCustomerId}:${order.currency}`, async () => {
+    const list = await ctx.parties.listAccounts({ customerId: order.payerCustomerId!, limit: 50 });
+    const a = list.ok ? list.value.find((x) => x.account.kind === 'balance' && x.account.currency === order.currency && x.account.status === 'active') : undefined;
+    if (!a) throw new Error(`payer ${order.payerCustomerId} has no active ${order.currency} balance account`);
+    return a.account.ledgerAccountId;
+  });
 }
 
 export function baseUrl(ctx: Ctx): string {

@@ -18,7 +18,7 @@ import { businessNo } from '../../kernel/ids.js';
 import { allocateLargestRemainder } from '../../kernel/money.js';
 import { refundFeeShare } from '../channels/index.js';
 import type { PoolClient } from '../../kernel/db.js';
-import { feeIncomeAccount, merchantPayable, postAll, requestHash, type Ctx, type PaymentsResult } from './context.js';
+import { channelAccount, feeIncomeAccount, merchantPayable, postAll, requestHash, warm, type Ctx, type PaymentsResult } from './context.js';
 import { channelNotifyUrl, nextQueryAt } from './channel-leg.js';
 import * as store from './payments.store.js';
 import type { PaymentLeg, PaymentOrder, PaymentRefund, RefundPart } from './types.js';
@@ -136,6 +136,7 @@ async function drivePart(ctx: Ctx, refund: PaymentRefund, part: RefundPart, leg:
     return;
   }
   if (leg.kind === 'balance') {
+    await warm(ctx, order);
     const r = await ctx.ledger.transaction(async (tx) => {
       const payable = await merchantPayable(ctx, order.merchantId);
       if (!payable.ok) throw new Error(payable.message);
@@ -166,6 +167,7 @@ async function drivePart(ctx: Ctx, refund: PaymentRefund, part: RefundPart, leg:
 
 /** A part went back: postings (with the fee shares returned) in one transaction with the record. */
 export async function partSucceeded(ctx: Ctx, order: PaymentOrder, refund: PaymentRefund, part: RefundPart, leg: PaymentLeg, channelRefundNo: string | null): Promise<void> {
+  await warm(ctx, order, [leg.channelAccountId]);
   await ctx.ledger.transaction(async (tx) => {
     const c = tx.client;
     const p = (await store.getPart(c, part.id, true))!;
@@ -178,8 +180,7 @@ export async function partSucceeded(ctx: Ctx, order: PaymentOrder, refund: Payme
     const fee = refund.purpose === 'merchant' && order.feeAmount > 0n ? refundFeeShare(order.feeAmount, order.amount, refundedBefore, part.amount) : 0n;
     const reqs = [];
     if (leg.kind === 'channel') {
-      const account = await ctx.channels.getAccount(leg.channelAccountId!);
-      if (!account.ok) throw new Error('channel account vanished');
+      const account = { value: await channelAccount(ctx, leg.channelAccountId!) };
       const legBefore = await store.refundedBeforeOnLeg(c, leg.id, part.id);
       const cost = refundFeeShare(leg.channelCost, leg.amount, legBefore, part.amount);
       reqs.push({ idempotencyKey: `refund-part:${part.id}:out`, debitAccountId: payable.value, creditAccountId: account.value.receivableAccountId, amount: part.amount, currency: order.currency, code: 'channel_refund' });

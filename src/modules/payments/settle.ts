@@ -8,7 +8,7 @@ import type { Queryable } from '../../kernel/db.js';
 import { channelFee } from '../channels/index.js';
 import type { LedgerTx } from '../ledger/index.js';
 import type { TradeStatus } from '../channels/adapter.js';
-import { alert, feeIncomeAccount, merchantPayable, payerBalance, postAll, type Ctx } from './context.js';
+import { alert, channelAccount, feeIncomeAccount, merchantPayable, payerBalance, postAll, warm, type Ctx } from './context.js';
 import { orderView } from './orders.js';
 import { createCompensation } from './refunds.js';
 import * as store from './payments.store.js';
@@ -30,6 +30,12 @@ const DEFAULT_MERCHANT_FEE = { bps: 60, fixedMinor: 0n, minMinor: 0n, maxMinor: 
 export const LIVE_LEG: readonly string[] = ['created', 'pending', 'unknown'];
 
 export async function applyChannelFact(ctx: Ctx, legId: bigint, fact: TradeFact, source: string): Promise<{ applied: Applied; orderId: bigint; combined: boolean }> {
+  const pre = await store.getLeg(ctx.pool, legId);
+  const preOrder = pre ? await store.getOrder(ctx.pool, pre.orderId) : undefined;
+  if (preOrder) {
+    await warm(ctx, preOrder, [pre!.channelAccountId]);
+    if (preOrder.strategy === 'topup_then_pay') await payerBalance(ctx, preOrder);
+  }
   return ctx.ledger.transaction(async (tx) => {
     const c = tx.client;
     const leg0 = await store.getLeg(c, legId);
@@ -72,8 +78,7 @@ export async function applyChannelFact(ctx: Ctx, legId: bigint, fact: TradeFact,
 /** A channel leg was paid: its record and its postings (Dr channel receivable / Cr merchant payable; channel cost). */
 export async function markLegPaid(ctx: Ctx, tx: LedgerTx, order: PaymentOrder, leg: PaymentLeg, fact: TradeFact): Promise<void> {
   const now = ctx.clock.now();
-  const account = await ctx.channels.getAccount(leg.channelAccountId!);
-  if (!account.ok) throw new Error(`channel account ${leg.channelAccountId} vanished`);
+  const account = { value: await channelAccount(ctx, leg.channelAccountId!) };
   // topup_then_pay: the channel money tops up the payer's own balance; the order is paid from it later.
   const payable = order.strategy === 'topup_then_pay' ? { ok: true as const, value: await payerBalance(ctx, order) } : await merchantPayable(ctx, order.merchantId);
   if (!payable.ok) throw new Error(payable.message);
@@ -85,15 +90,41 @@ export async function markLegPaid(ctx: Ctx, tx: LedgerTx, order: PaymentOrder, l
   ]);
 }
 
-/** The order succeeded: the merchant fee is taken and the merchant will be told. */
-export async function completeOrder(ctx: Ctx, tx: LedgerTx, order: PaymentOrder, now: Date): Promise<void> {
-  const fee = channelFee(ctx.merchantFee ?? DEFAULT_MERCHANT_FEE, order.amount);
+/** The merchant fee of an order (posted as fee income when it succeeds). */
+export function merchantFeeOf(ctx: Ctx, order: PaymentOrder): bigint {
+  return channelFee(ctx.merchantFee ?? DEFAULT_MERCHANT_FEE, order.amount);
+}
+
+async function feePosting(ctx: Ctx, order: PaymentOrder, fee: bigint) {
   const payable = await merchantPayable(ctx, order.merchantId);
   if (!payable.ok) throw new Error(payable.message);
-  await postAll(tx, [{ idempotencyKey: `order:${order.id}:fee`, debitAccountId: payable.value, creditAccountId: await feeIncomeAccount(ctx, order.currency), amount: fee, currency: order.currency, code: 'merchant_fee', metadata: { order: order.orderNo } }]);
+  return { idempotencyKey: `order:${order.id}:fee`, debitAccountId: payable.value, creditAccountId: await feeIncomeAccount(ctx, order.currency), amount: fee, currency: order.currency, code: 'merchant_fee', metadata: { order: order.orderNo } };
+}
+
+/**
+ * Posts an order's merchant fee through the batched ledger, ahead of the transaction that records
+ * the order's success — for callers that already know the order will succeed (every leg is paid).
+ * The merchant's payable account is the hottest account there is; posting in batches keeps it from
+ * serialising every checkout. Idempotent by the order: a repeat after a crash posts nothing more.
+ */
+export async function postOrderFee(ctx: Ctx, order: PaymentOrder): Promise<bigint> {
+  const fee = merchantFeeOf(ctx, order);
+  if (fee === 0n) return fee;
+  const r = await ctx.ledger.createTransfers([await feePosting(ctx, order, fee)]);
+  if (!r.ok) throw new Error(`fee posting refused: ${r.code}`);
+  const o = r.value[0]!;
+  if (!o.ok) throw new Error(`fee posting refused: ${o.code} ${o.message}`);
+  return fee;
+}
+
+/** The order succeeded: the merchant fee is taken (unless already posted) and the merchant will be told. */
+export async function completeOrder(ctx: Ctx, tx: LedgerTx, order: PaymentOrder, now: Date, feeAlreadyPosted = false): Promise<void> {
+  const fee = merchantFeeOf(ctx, order);
   await store.updateOrder(tx.client, order.id, { status: 'succeeded', fee_amount: fee, succeeded_at: now, failure_code: null }, now);
   const done = { ...order, status: 'succeeded' as const, feeAmount: fee, succeededAt: now };
   await store.enqueueNotification(tx.client, { id: ctx.nextId(), merchantId: order.merchantId, orderId: order.id, refundId: null, eventType: 'payment.succeeded', url: order.notifyUrl, payload: { event: 'payment.succeeded', order: orderView(done) }, now });
+  // Postings last: the accounts they lock stay locked until the commit, so as briefly as possible.
+  if (!feeAlreadyPosted) await postAll(tx, [await feePosting(ctx, order, fee)]);
 }
 
 /**
