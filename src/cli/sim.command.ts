@@ -38,6 +38,16 @@ export function registerSimCommands(program: Command): void {
       if (opts.register) {
         const token = opts.token ?? process.env['PAYCORE_ADMIN_TOKEN'];
         if (!token) throw new Error('--register needs --token or PAYCORE_ADMIN_TOKEN');
+        const api = (path: string, init: RequestInit = {}) => fetch(`${opts.register!.replace(/\/$/, '')}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } });
+        // Accounts registered by an earlier run point at simulators that are gone (new keys, maybe
+        // new ports): they are disabled so routing never picks them.
+        const earlier = (await (await api('/v1/channel-accounts')).json()) as { data?: { id: string; code: string; status: string }[] };
+        for (const a of earlier.data ?? []) {
+          if (a.code.startsWith('sim-') && a.status === 'active') {
+            await api(`/v1/channel-accounts/${a.id}/status`, { method: 'POST', body: JSON.stringify({ status: 'disabled' }) });
+            lines.push(`  Disabled channel account ${a.code} of an earlier simulator run`);
+          }
+        }
         for (const c of channels) {
           const res = await fetch(`${opts.register.replace(/\/$/, '')}/v1/channel-accounts`, {
             method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
