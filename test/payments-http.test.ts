@@ -1,7 +1,7 @@
 // Proves payments end to end over real HTTP against the channel simulators: signed orders, the cashier, verified channel notifications, failover only on proven refusals, unknown outcomes resolved by query, duplicate and wrong-amount notifications, refunds, signed merchant notifications with retries and replay, and the ledger balanced at the end.
 import { createServer, type Server as HttpServer } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildSigningString, parseSignatureHeader, verifyHmac } from '../src/kernel/signature.js';
+import { buildSigningString, parseSignatureHeader, signRequest, verifyHmac } from '../src/kernel/signature.js';
 import { startSimulators, type Simulators } from '../simulators/index.js';
 import { createWechatPayTestAccount, startWechatPaySimulator, type WechatPaySimulator } from '../simulators/wechat-pay/index.js';
 import { createTestMerchant, type TestMerchant } from './support/merchant.js';
@@ -227,6 +227,77 @@ describe('payment orders', () => {
     expect((await s.req('POST', cashierPath(o, '/confirm'), { sms_code: sms.code === '000000' ? '111111' : '000000' })).status).toBe(422);
     const done = await s.req('POST', cashierPath(o, '/confirm'), { sms_code: sms.code });
     expect(done.body.status, JSON.stringify(done.body)).toBe('succeeded');
+  });
+
+  it('refuses a replayed signed request (same nonce)', async () => {
+    const body = JSON.stringify({ merchant_order_no: `RPL${Date.now()}`, amount: 100, subject: 'x', notify_url: `${hookUrl}/n` });
+    const sig = signRequest({ method: 'POST', pathWithQuery: '/v1/merchant/orders', body, keyId: m.keyId, alg: 'HMAC-SHA256', secretOrPrivateKey: m.secret, nowSeconds: Date.now() / 1000 });
+    const send = () => fetch(`${s.url}/v1/merchant/orders`, { method: 'POST', headers: { 'content-type': 'application/json', 'paycore-signature': sig.header }, body });
+    expect((await send()).status).toBe(201);
+    expect((await send()).status).toBe(401);
+  });
+
+  it('declines: fails over while another channel can take it; refused everywhere, the order can be paid another way', async () => {
+    sims.wechatpay.sim.setFaults({ declinePerMille: 1000 });
+    wx2.setFaults({ declinePerMille: 1000 });
+    try {
+      const o = await order(640);
+      const r = await payAtCashier(o, { method: 'wechat_native' });
+      expect([r.status, r.body.error?.code]).toEqual([422, 'channel_declined']);
+      const d = await ok('GET', `/v1/payment-orders/${o.order_no}`);
+      expect(d.legs.map((l: any) => [l.status, l.route_trace.chosen])).toEqual([['failed', 'wx-cheap'], ['failed', 'wx-backup']]);
+      expect(d.status).toBe('created');
+      const other = await payAtCashier(o, { method: 'alipay_qr' });
+      expect(other.body.action?.type, JSON.stringify(other.body)).toBe('qr_code');
+    } finally {
+      sims.wechatpay.sim.setFaults({ declinePerMille: 0 });
+      wx2.setFaults({ declinePerMille: 0 });
+    }
+  });
+
+  it('timeouts and 5xx leave the outcome unknown (202, no second attempt); an order is closed only once the channel says nothing was paid', async () => {
+    const attempt = async (sim: Simulators['alipay']['sim'], method: string, knob: 'timeoutPerMille' | 'serverErrorPerMille') => {
+      sim.setFaults({ [knob]: 1000 });
+      try {
+        const o = await order(330);
+        const r = await payAtCashier(o, { method });
+        expect([r.status, r.body.outcome], `${method} ${JSON.stringify(r.body)}`).toEqual([202, 'unknown']);
+        expect((await payAtCashier(o, { method })).body.error?.code).toBe('payment_in_progress');
+        expect((await ok('GET', `/v1/payment-orders/${o.order_no}`)).legs).toHaveLength(1);
+        return o;
+      } finally {
+        sim.setFaults({ [knob]: 0 });
+      }
+    };
+    // Alipay answers "no such trade" to a query: proof that the lost request never arrived.
+    const a = await attempt(sims.alipay.sim, 'alipay_qr', 'timeoutPerMille');
+    const closed = await until('alipay order closed', async () => {
+      const c = await m.signed('POST', `/v1/merchant/orders/${a.order_no}/close`, {});
+      return c.status === 200 && c.body.status === 'closed' ? c.body : undefined;
+    });
+    expect(closed.status).toBe('closed');
+    // UnionPay's "no such order" (respCode 34) means "state unknown" by its own rules: the order
+    // cannot be closed on it, and waits for a definite answer (or the reconciliation file).
+    const u = await attempt(sims.unionpay.sim, 'unionpay_qr', 'serverErrorPerMille');
+    const c = await m.signed('POST', `/v1/merchant/orders/${u.order_no}/close`, {});
+    expect([c.status, c.body.error?.code]).toEqual([409, 'payment_in_progress']);
+    expect((await statusOf(u.order_no)).status).toBe('unknown');
+  });
+
+  it('applies out-of-order notifications and survives channel latency', async () => {
+    sims.wechatpay.sim.setFaults({ outOfOrderNotifications: true, latencyMs: 200 });
+    try {
+      const a = await order(101);
+      const b = await order(102);
+      for (const o of [a, b]) await payAtCashier(o, { method: 'wechat_native' });
+      for (const o of [a, b]) {
+        const leg = (await ok('GET', `/v1/payment-orders/${o.order_no}`)).legs[0];
+        await fetch(`${sims.wechatpay.sim.url}/__sim/trades/${leg.out_trade_no}/pay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      }
+      for (const o of [a, b]) await until('paid', async () => (await statusOf(o.order_no)).status === 'succeeded');
+    } finally {
+      sims.wechatpay.sim.setFaults({ outOfOrderNotifications: false, latencyMs: 0 });
+    }
   });
 
   it('keeps the ledger balanced', async () => {
