@@ -40,7 +40,7 @@ export async function runPaymentsBench(o: PaymentsBenchOptions) {
   const port = await freePort();
   const token = `bench-${Date.now()}-admin-token`;
   const cli = join(fileURLToPath(new URL('.', import.meta.url)), '..', 'src', 'cli', 'main.js');
-  const proc = spawn(process.execPath, [cli, 'start', '--database-url', db.url, '--port', String(port), '--host', '127.0.0.1'], {
+  const proc = spawn(process.execPath, [...(process.env['PAYCORE_BENCH_SERVER_NODE_ARGS'] ? process.env['PAYCORE_BENCH_SERVER_NODE_ARGS'].split(' ') : []), cli, 'start', '--database-url', db.url, '--port', String(port), '--host', '127.0.0.1'], {
     env: { ...process.env, PAYCORE_DATA_DIR: dataDir, PAYCORE_ADMIN_TOKEN: token, LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

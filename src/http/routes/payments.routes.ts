@@ -87,7 +87,8 @@ export function registerPaymentRoutes(app: App, deps: AppDeps & { cashierKey: Bu
       ...(b.expires_in_minutes ? { expiresInMinutes: b.expires_in_minutes } : {}), ...(b.strategy ? { strategy: b.strategy as 'saga' | 'topup_then_pay' } : {}),
       ...(b.payer_customer_id ? { payerCustomerId: parseId(b.payer_customer_id, 'payer_customer_id') } : {}), ...(b.metadata ? { metadata: b.metadata } : {}),
     }));
-    return reply.code(r.created ? 201 : 200).send(await orderDto(r.order));
+    // A new order has no legs yet.
+    return reply.code(r.created ? 201 : 200).send(r.created ? { ...(await orderDto(r.order, false)), legs: [] } : await orderDto(r.order));
   });
 
   app.get('/v1/merchant/orders/:order_no', {
@@ -166,9 +167,11 @@ export function registerPaymentRoutes(app: App, deps: AppDeps & { cashierKey: Bu
     return unwrap(await payments.getOrderByNo(orderNo));
   };
   const T = Type.Object({ t: Type.Optional(Type.String({ maxLength: 64 })) });
-  const cashierState = async (o: PaymentOrder) => ({
+  const cashierState = async (o: PaymentOrder, legs?: PaymentLeg[]) => ({
     order_no: o.orderNo, subject: o.subject, amount: Number(o.amount), currency: o.currency, status: o.status, failure_code: o.failureCode,
-    expires_at: o.expiresAt.toISOString(), methods: o.methods, action: await payments.pendingAction(o.id), return_url: o.status === 'succeeded' ? o.returnUrl : null,
+    expires_at: o.expiresAt.toISOString(), methods: o.methods,
+    action: legs ? (legs.find((l) => l.kind === 'channel' && l.status === 'pending')?.action ?? null) : await payments.pendingAction(o.id),
+    return_url: o.status === 'succeeded' ? o.returnUrl : null,
   });
 
   app.get('/cashier/:order_no', { schema: { hide: true, params: Type.Object({ order_no: OrderNo }), querystring: T } }, async (req, reply) => {
@@ -198,7 +201,7 @@ export function registerPaymentRoutes(app: App, deps: AppDeps & { cashierKey: Bu
         return { kind: 'channel', method: l.method as never, amountMinor: BigInt(l.amount), ...(l.bank_card ? { bankCard: l.bank_card as Record<string, string> } : {}) };
       });
       const r = unwrap(await payments.payCombined({ orderId: o.id, legs }));
-      return { ...(await cashierState(r.order)), action: r.action, legs: r.legs.map((l) => legDto(l)) };
+      return { ...(await cashierState(r.order, r.legs)), action: r.action, legs: r.legs.map((l) => legDto(l)) };
     }
     if (!b.method) throw new DomainError('invalid_request', 'give method, or legs for a combined payment');
     const r = unwrap(await payments.payWithChannel({ orderId: o.id, method: b.method as never, ...(b.bank_card ? { bankCard: b.bank_card } : {}), clientIp: req.ip }));

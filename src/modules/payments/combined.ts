@@ -23,6 +23,7 @@
  * the other legs locally. Its failure path never needs a channel refund — the money stays in the
  * payer's balance — at the price of the payer holding a balance with the platform (docs/payments.md).
  */
+import { withTx } from '../../kernel/db.js';
 import { fail, ok } from '../../kernel/errors.js';
 import type { Secret } from '../../kernel/secret.js';
 import type { PayAction, PayMethod } from '../channels/index.js';
@@ -84,8 +85,11 @@ export async function payCombined(ctx: Ctx, inp: { orderId: bigint; legs: LegSpe
     id: ctx.nextId(), orderId: order.id, legNo: base + i + 1, kind: l.kind, amount: l.amountMinor,
     method: l.kind === 'channel' ? l.method : null, cardId: l.kind === 'card' ? l.cardId : null, ledgerAccountId: ledgerOf.get(i) ?? null, now,
   }));
-  await store.insertLegs(ctx.pool, rows);
-  await store.updateOrder(ctx.pool, order.id, { status: 'processing', failure_code: null }, now);
+  // Not acknowledged by itself: any later durable commit (the consume, the capture) flushes it too.
+  await withTx(ctx.pool, async (c) => {
+    await store.insertLegs(c, rows);
+    await store.updateOrder(c, order.id, { status: 'processing', failure_code: null }, now);
+  }, { asyncCommit: true });
   const pins = new Map<bigint, Secret>();
   const channelExtras = new Map<bigint, Record<string, string>>();
   inp.legs.forEach((l, i) => {

@@ -49,10 +49,12 @@ export interface Ctx extends PaymentsDeps {
   payables: Map<bigint, bigint>;
   channelAccounts: TtlCache<bigint, ChannelAccountRow | undefined>;
   payerBalances: TtlCache<string, bigint>;
+  /** Merchants as order creation checks them (status, notification domains): stale for at most 5 s. */
+  merchants: TtlCache<bigint, Awaited<ReturnType<Parties['getMerchant']>>>;
 }
 
 export function makeCtx(deps: PaymentsDeps): Ctx {
-  return { ...deps, systemAccounts: new Map(), payables: new Map(), channelAccounts: new TtlCache(5_000), payerBalances: new TtlCache(5_000) };
+  return { ...deps, systemAccounts: new Map(), payables: new Map(), channelAccounts: new TtlCache(5_000), payerBalances: new TtlCache(5_000), merchants: new TtlCache(5_000) };
 }
 
 /** A channel account (cached briefly: code paths inside ledger transactions must not wait for the pool). */

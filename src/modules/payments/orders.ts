@@ -45,7 +45,7 @@ export async function createOrder(ctx: Ctx, inp: CreateOrderInput): Promise<Paym
   const minutes = inp.expiresInMinutes ?? ctx.defaultExpiryMinutes ?? 30;
   if (!Number.isInteger(minutes) || minutes < 1 || minutes > 7 * 24 * 60) return bad('expires_in_minutes must be 1-10080');
   if (inp.metadata !== undefined && (!isStorableDeep(inp.metadata) || JSON.stringify(inp.metadata).length > 4096)) return bad('metadata must be a JSON object of at most 4 KiB');
-  const m = await ctx.parties.getMerchant({ id: inp.merchantId });
+  const m = await ctx.merchants.get(inp.merchantId, () => ctx.parties.getMerchant({ id: inp.merchantId }));
   if (!m.ok) return fail('merchant_not_found', `merchant ${inp.merchantId} does not exist`);
   if (m.value.status !== 'active') return fail('merchant_not_active', `merchant ${m.value.merchantNo} is ${m.value.status}`);
   // Notifications go only to hosts the merchant registered (no SSRF through an order).
