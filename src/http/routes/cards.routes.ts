@@ -25,7 +25,7 @@ const CardNumber = Type.String({ minLength: 12, maxLength: 40, description: 'ful
 registerStatuses(400, ['invalid_product', 'invalid_pin_format', 'pin_too_simple', 'batch_too_large', 'invalid_card_prefix', 'invalid_card_length']);
 registerStatuses(404, ['card_not_found', 'product_not_found', 'transaction_not_found']);
 registerStatuses(422, ['holder_not_found']);
-registerStatuses(409, ['card_not_in_stock', 'not_voidable', 'invalid_card_transition', 'product_exists_with_different_fields', 'card_not_active', 'card_terminated', 'card_expired', 'card_operation_pending']);
+registerStatuses(409, ['card_not_in_stock', 'not_voidable', 'invalid_card_transition', 'product_exists_with_different_fields', 'card_not_active', 'card_terminated', 'card_expired', 'card_operation_pending', 'hold_not_active', 'hold_captured', 'card_has_active_holds']);
 
 const Obj = Type.Record(Type.String(), Type.Unknown());
 
