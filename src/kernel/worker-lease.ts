@@ -65,7 +65,9 @@ export async function acquireWorkerLease(pool: pg.Pool, opts: LeaseOptions = {})
     // until our clock passes it rather than risk reusing a millisecond.
     const wait = notBefore - Date.now() + 1;
     if (wait > 60_000) throw new Error(`worker id ${row.worker_id} was used up to ${new Date(notBefore).toISOString()} by a clock ${wait} ms ahead of ours; fix the clocks`);
-    if (wait > 0) await new Promise((res) => setTimeout(res, wait));
+    // Timers run on the monotonic clock and may fire a little before the wall clock has moved on
+    // as far: check the wall clock itself.
+    while (Date.now() <= notBefore) await new Promise((res) => setTimeout(res, notBefore - Date.now() + 1));
     return startLease(pool, row.worker_id, holder, notBefore, startedLocal, leaseMs, opts.log);
   }
   throw new Error('no free worker id: 1024 generators hold leases');
