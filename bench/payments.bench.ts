@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { signRequest } from '../src/kernel/signature.js';
 import { sampleUscc } from '../src/modules/parties/index.js';
 import { benchDatabase, percentile, round } from './support.js';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 
 export interface PaymentsBenchOptions {
@@ -47,6 +48,19 @@ export async function runPaymentsBench(o: PaymentsBenchOptions) {
   let stderr = '';
   proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const base = `http://127.0.0.1:${port}`;
+  // The merchant's notification endpoint: answers 204 at once, as a healthy merchant does.
+  const hook = createHttpServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      notified++;
+      res.statusCode = 204;
+      res.end();
+    });
+  });
+  let notified = 0;
+  await new Promise<void>((r) => hook.listen(0, '127.0.0.1', () => r()));
+  const hookAddr = hook.address();
+  const notifyUrl = `http://127.0.0.1:${typeof hookAddr === 'object' && hookAddr ? hookAddr.port : 0}/notify`;
   try {
     for (let i = 0; ; i++) {
       if (proc.exitCode !== null) throw new Error(`server exited: ${stderr}`);
@@ -88,7 +102,7 @@ export async function runPaymentsBench(o: PaymentsBenchOptions) {
         const card = cards[Math.floor(Math.random() * cards.length)]!;
         const amount = 1 + Math.floor(Math.random() * 100);
         const t0 = performance.now();
-        const created = await signed('/v1/merchant/orders', { merchant_order_no: `B${run}${seq++}`, amount, subject: 'bench', notify_url: 'http://127.0.0.1:9/n', methods: ['card'] });
+        const created = await signed('/v1/merchant/orders', { merchant_order_no: `B${run}${seq++}`, amount, subject: 'bench', notify_url: notifyUrl, methods: ['card'] });
         let ok = false;
         if (created.status === 201) {
           const u = new URL(created.body.cashier_url as string);
@@ -104,8 +118,9 @@ export async function runPaymentsBench(o: PaymentsBenchOptions) {
     const elapsed = (performance.now() - started) / 1000;
     const verify = await fetch(`${base}/v1/ledger/verify`, { headers: { authorization: `Bearer ${token}` } }).then(async (r) => (r.ok ? ((await r.json()) as { violations: unknown[] }).violations.length === 0 : undefined), () => undefined);
     latencies.sort((a, b) => a - b);
-    return { bench: 'payments' as const, payments_per_s: Math.round(paid / elapsed), p50_ms: round(percentile(latencies, 50)), p99_ms: round(percentile(latencies, 99)), concurrency: o.concurrency, seconds: round(elapsed), payments: paid, failed, cards: o.cards, verified: verify ?? null };
+    return { bench: 'payments' as const, payments_per_s: Math.round(paid / elapsed), p50_ms: round(percentile(latencies, 50)), p99_ms: round(percentile(latencies, 99)), concurrency: o.concurrency, seconds: round(elapsed), payments: paid, failed, notified, cards: o.cards, verified: verify ?? null };
   } finally {
+    hook.close();
     proc.kill('SIGTERM');
     await new Promise((r) => (proc.exitCode !== null ? r(null) : proc.once('exit', r)));
     await db.close();

@@ -96,8 +96,38 @@ export async function payCombined(ctx: Ctx, inp: { orderId: bigint; legs: LegSpe
     if (l.kind === 'card' && l.pin) pins.set(rows[i]!.id, l.pin);
     if (l.kind === 'channel' && l.bankCard) channelExtras.set(rows[i]!.id, l.bankCard);
   });
+  const only = inp.legs[0]!;
+  if (inp.legs.length === 1 && only.kind === 'card' && existing.length === 0) return payWithOneCard(ctx, order, rows[0]!, only);
   const action = await driveCombined(ctx, order.id, { pins, channelExtras });
   return ok({ order: (await store.getOrder(ctx.pool, order.id))!, legs: await store.legsOf(ctx.pool, order.id), action });
+}
+
+/**
+ * The checkout fast path: an order paid by one card alone. No saga is needed — the card is
+ * consumed (batched with other checkouts), the fee posted (batched), and the order completed in
+ * one durable transaction. The steps and keys are the saga's own (`leg:<id>:consume`,
+ * `order:<id>:fee`), so after a crash the recovery job finishes it the general way.
+ */
+async function payWithOneCard(ctx: Ctx, order: PaymentOrder, row: { id: bigint; legNo: number; amount: bigint; cardId: bigint | null; now: Date }, spec: Extract<LegSpec, { kind: 'card' }>): Promise<PaymentsResult<CombinedAnswer>> {
+  const r = await ctx.cards!.consume({ cardId: spec.cardId, idempotencyKey: `leg:${row.id}:consume`, amountMinor: row.amount, merchantId: order.merchantId, ...(spec.pin ? { pin: spec.pin } : {}) });
+  const now = ctx.clock.now();
+  if (!r.ok) {
+    await store.updateLeg(ctx.pool, row.id, { status: 'failed', failure_code: `card:${r.code}`.slice(0, 100), failure_message: r.message.slice(0, 500) }, now);
+    await store.updateOrder(ctx.pool, order.id, { status: 'created', failure_code: `card:${r.code}`.slice(0, 100) }, now);
+    return ok({ order: (await store.getOrder(ctx.pool, order.id))!, legs: await store.legsOf(ctx.pool, order.id), action: null });
+  }
+  await warm(ctx, order);
+  const fee = await postOrderFee(ctx, order);
+  await ctx.ledger.transaction(async (tx) => {
+    await store.updateLeg(tx.client, row.id, { status: 'succeeded', card_tx_id: r.value.id, paid_at: now }, now);
+    await completeOrder(ctx, tx, order, now, true);
+  });
+  const leg: PaymentLeg = {
+    id: row.id, orderId: order.id, legNo: row.legNo, kind: 'card', amount: row.amount, status: 'succeeded', channelAccountId: null, method: null, outTradeNo: null,
+    channelTradeNo: null, action: null, routeTrace: null, feeAmount: 0n, channelCost: 0n, cardId: spec.cardId, cardTxId: r.value.id, ledgerAccountId: null,
+    holdTransferId: null, refundedAmount: 0n, failureCode: null, failureMessage: null, queryAttempts: 0, nextQueryAt: null, paidAt: now, createdAt: row.now, updatedAt: now,
+  };
+  return ok({ order: { ...order, status: 'succeeded', feeAmount: fee, succeededAt: now, failureCode: null, updatedAt: now }, legs: [leg], action: null });
 }
 
 const busy = new Map<bigint, Promise<PayAction | null>>();

@@ -182,8 +182,12 @@ export class Payments {
         void f().catch((e: unknown) => this.ctx.log?.warn({ err: (e as Error).message, job: name }, 'payments job failed')).finally(() => (running = false));
       };
     };
+    // A tick drains what is due (in bounded rounds), so the outbox keeps up with the payment rate.
+    const drain = async (f: (limit: number) => Promise<number>, limit: number): Promise<void> => {
+      for (let round = 0; round < 50 && (await f(limit)) === limit; round++);
+    };
     const timers = [
-      setInterval(run('notifications', () => this.deliverNotifications()), intervalMs),
+      setInterval(run('notifications', () => drain((n) => this.deliverNotifications(n), 100)), intervalMs),
       setInterval(run('queries', () => this.queryDue()), intervalMs),
       setInterval(run('refunds', () => this.refundsDue()), intervalMs),
       setInterval(run('expiry', () => this.expireAndRecover()), intervalMs * 5),
