@@ -103,6 +103,26 @@ describe('combined payments', () => {
     expect((await cardBalance(card)).principal).toBe(49_000);
   });
 
+  it('after a failed combined payment the order can be paid by a channel alone, or closed by the merchant', async () => {
+    const card = await soldCard(50_000);
+    for (const next of ['channel', 'close'] as const) {
+      const o = await order(1000);
+      await s.req('POST', cashier(o, '/pay'), { legs: [{ kind: 'card', card_id: card, amount: 600 }, { kind: 'channel', method: 'wechat_native', amount: 400 }] });
+      await payerPays(o, 'fail');
+      await until('order reopened', async () => (await m.signed('GET', `/v1/merchant/orders/${o.order_no}`)).body.status === 'created');
+      if (next === 'channel') {
+        const r = await s.req('POST', cashier(o, '/pay'), { method: 'wechat_native' });
+        expect(r.body.action?.type, JSON.stringify(r.body)).toBe('qr_code');
+        await payerPays(o);
+        await until('paid by WeChat alone', async () => (await m.signed('GET', `/v1/merchant/orders/${o.order_no}`)).body.status === 'succeeded');
+      } else {
+        const c = await m.signed('POST', `/v1/merchant/orders/${o.order_no}/close`, {});
+        expect([c.status, c.body.status], JSON.stringify(c.body)).toEqual([200, 'closed']);
+      }
+    }
+    expect(await cardBalance(card)).toEqual({ principal: 50_000, held: 0 });
+  });
+
   it('gives the WeChat money back when the card hold cannot be captured (card frozen meanwhile)', async () => {
     const card = await soldCard(50_000);
     const o = await order(1000);

@@ -14,6 +14,7 @@ import { deliverDueNotifications } from './outbox.js';
 import { closeOrder, confirmSms, payWithChannel, queryLeg, type ChannelPayInput } from './pay.js';
 import * as store from './payments.store.js';
 import { driveRefund, refundOrder, refundView, type RefundInput } from './refunds.js';
+import { combinedInFlight, isCombinedLeg } from './settle.js';
 import type { MerchantNotification, PaymentLeg, PaymentOrder, PaymentRefund, RefundPart } from './types.js';
 
 export type { PaymentsDeps, PaymentsResult } from './context.js';
@@ -136,7 +137,7 @@ export class Payments {
     for (const id of ids) {
       await queryLeg(this.ctx, id);
       const leg = await store.getLeg(this.ctx.pool, id);
-      if (leg && (await store.legsOf(this.ctx.pool, leg.orderId)).some((l) => l.kind !== 'channel')) await driveCombined(this.ctx, leg.orderId);
+      if (leg && isCombinedLeg(await store.legsOf(this.ctx.pool, leg.orderId), leg)) await driveCombined(this.ctx, leg.orderId);
     }
     return ids.length;
   }
@@ -147,7 +148,7 @@ export class Payments {
     let n = 0;
     for (const id of await store.dueOrders(this.ctx.pool, now, limit)) {
       const legs = await store.legsOf(this.ctx.pool, id);
-      if (legs.some((l) => l.kind !== 'channel')) await driveCombined(this.ctx, id);
+      if (combinedInFlight(legs)) await driveCombined(this.ctx, id);
       else await closeOrder(this.ctx, id, 'expired');
       n++;
     }

@@ -10,7 +10,7 @@ import { PAY_METHODS } from '../channels/index.js';
 import { attemptChannel, nextQueryAt, routeFor } from './channel-leg.js';
 import { outTradeNo, type Ctx, type PaymentsResult } from './context.js';
 import * as store from './payments.store.js';
-import { applyChannelFact, LIVE_LEG, reopenOrCloseIfIdle } from './settle.js';
+import { applyChannelFact, combinedInFlight, LIVE_LEG, reopenOrCloseIfIdle } from './settle.js';
 import type { PaymentLeg, PaymentOrder } from './types.js';
 
 export interface ChannelPayInput {
@@ -48,7 +48,7 @@ export async function payWithChannel(ctx: Ctx, inp: ChannelPayInput): Promise<Pa
   if (!can.ok) return can;
   if (!PAY_METHODS.includes(inp.method) || !order.methods.includes(inp.method)) return fail('method_not_allowed', `this order can be paid by ${order.methods.join(', ')}`);
   const legs = await store.legsOf(ctx.pool, order.id);
-  if (legs.some((l) => l.kind !== 'channel')) return fail('payment_in_progress', 'this order is being paid by a combined payment');
+  if (combinedInFlight(legs)) return fail('payment_in_progress', 'this order is being paid by a combined payment');
   // The payer came back (reloaded the cashier): the attempt already under way is shown again.
   const same = legs.find((l) => l.status === 'pending' && l.method === inp.method && l.action !== null);
   if (same) return ok({ order, leg: same, action: same.action, outcome: 'action_required' });
@@ -172,7 +172,7 @@ export async function closeOrder(ctx: Ctx, orderId: bigint, reason: 'merchant' |
   if (order.status === 'succeeded') return fail('order_already_paid', 'a paid order cannot be closed; refund it');
   if (order.status === 'closed' || order.status === 'failed') return ok(order);
   const legs = await store.legsOf(ctx.pool, orderId);
-  if (legs.some((l) => l.kind !== 'channel')) return fail('payment_in_progress', 'a combined payment is in progress; it closes by itself when it fails or expires');
+  if (combinedInFlight(legs)) return fail('payment_in_progress', 'a combined payment is in progress; it closes by itself when it fails or expires');
   for (const l of legs.filter((x) => LIVE_LEG.includes(x.status))) {
     const r = await closeLeg(ctx, l);
     if (r === 'paid') return fail('order_already_paid', 'the order was paid meanwhile');

@@ -29,6 +29,16 @@ const DEFAULT_MERCHANT_FEE = { bps: 60, fixedMinor: 0n, minMinor: 0n, maxMinor: 
 /** Legs that may still take money. */
 export const LIVE_LEG: readonly string[] = ['created', 'pending', 'unknown'];
 
+/** Whether a leg belongs to a combined payment (its attempt, recorded together, has an internal leg). */
+export function isCombinedLeg(legs: readonly PaymentLeg[], leg: PaymentLeg): boolean {
+  return legs.some((l) => l.kind !== 'channel' && l.createdAt.getTime() === leg.createdAt.getTime());
+}
+
+/** Whether a combined payment of the order is still under way (an earlier one that failed does not count). */
+export function combinedInFlight(legs: readonly PaymentLeg[]): boolean {
+  return legs.some((l) => (l.kind !== 'channel' && (l.status === 'created' || l.status === 'held')) || (l.kind === 'channel' && LIVE_LEG.includes(l.status) && isCombinedLeg(legs, l)));
+}
+
 export async function applyChannelFact(ctx: Ctx, legId: bigint, fact: TradeFact, source: string): Promise<{ applied: Applied; orderId: bigint; combined: boolean }> {
   const pre = await store.getLeg(ctx.pool, legId);
   const preOrder = pre ? await store.getOrder(ctx.pool, pre.orderId) : undefined;
@@ -43,7 +53,7 @@ export async function applyChannelFact(ctx: Ctx, legId: bigint, fact: TradeFact,
     const order = (await store.getOrder(c, leg0.orderId, true))!;
     const legs = await store.legsOf(c, order.id, true);
     const leg = legs.find((l) => l.id === legId)!;
-    const combined = legs.some((l) => l.kind !== 'channel');
+    const combined = isCombinedLeg(legs, leg);
     const now = ctx.clock.now();
     if (fact.status === 'succeeded' || fact.status === 'refunded') {
       if (fact.amountMinor !== leg.amount || fact.currency !== order.currency) {
