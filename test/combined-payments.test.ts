@@ -150,7 +150,14 @@ describe('combined payments', () => {
     const funded = await ledger.transfer({ idempotencyKey: `fund-${acct.id}`, debitAccountId: bank.value.account.id, creditAccountId: BigInt(acct.ledger_account_id), amount: 500n, currency: 'CNY' });
     expect(funded.ok).toBe(true);
     const o = await order(1000, { strategy: 'topup_then_pay', payer_customer_id: payer.id });
-    const r = await s.req('POST', cashier(o, '/pay'), { legs: [{ kind: 'balance', account_id: acct.id, amount: 300 }, { kind: 'channel', method: 'wechat_native', amount: 700 }] });
+    const legs = [{ kind: 'balance', account_id: acct.id, amount: 300 }, { kind: 'channel', method: 'wechat_native', amount: 700 }];
+    // A merchant naming a payer does not let it spend the payer's balance: the payer's consent does.
+    expect((await s.req('POST', cashier(o, '/pay'), { legs })).body.error.code).toBe('payer_not_authorized');
+    const other = await ok('POST', '/v1/customers', { kind: 'individual', legal_name: '赵六', id_type: 'resident_id', id_number: sampleResidentId(78), real_name_level: 2 });
+    const wrong = (await ok('POST', `/v1/customers/${other.id}/payer-token`)).payer_token;
+    expect((await s.req('POST', cashier(o, '/pay'), { legs, payer_token: wrong })).body.error.code).toBe('payer_not_authorized');
+    const token = (await ok('POST', `/v1/customers/${payer.id}/payer-token`)).payer_token;
+    const r = await s.req('POST', cashier(o, '/pay'), { legs, payer_token: token });
     expect(r.status, JSON.stringify(r.body)).toBe(200);
     await payerPays(o);
     await until('order paid', async () => (await m.signed('GET', `/v1/merchant/orders/${o.order_no}`)).body.status === 'succeeded');
@@ -166,6 +173,17 @@ describe('combined payments', () => {
     expect((await s.req('POST', cashier(o, '/pay'), { legs: [{ kind: 'balance', account_id: '1', amount: 1000 }] })).body.error.code).toBe('method_not_allowed');
     await s.req('POST', cashier(o, '/pay'), { legs: [{ kind: 'card', card_id: card, amount: 600 }, { kind: 'channel', method: 'wechat_native', amount: 400 }] });
     expect((await s.req('POST', cashier(o, '/pay'), { legs: [{ kind: 'card', card_id: card, amount: 1000 }] })).body.error.code).toBe('payment_in_progress');
+  });
+
+  it('charges once when the cashier is submitted twice at the same moment', async () => {
+    const card = await soldCard(50_000);
+    const o = await order(1000);
+    const body = { legs: [{ kind: 'card', card_id: card, amount: 1000 }] };
+    const [a, b] = await Promise.all([s.req('POST', cashier(o, '/pay'), body), s.req('POST', cashier(o, '/pay'), body)]);
+    const outcomes = [a, b].map((r) => (r.status === 200 ? r.body.status : r.body.error.code)).sort();
+    expect(outcomes.filter((x) => x === 'succeeded')).toHaveLength(1);
+    expect(outcomes.every((x) => ['succeeded', 'payment_in_progress', 'order_already_paid'].includes(x)), outcomes.join()).toBe(true);
+    expect((await cardBalance(card)).principal).toBe(49_000);
   });
 
   it('keeps the ledger balanced', async () => {

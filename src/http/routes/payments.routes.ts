@@ -32,8 +32,26 @@ const BankCard = Type.Object({
 }, { additionalProperties: false });
 
 registerStatuses(409, ['order_exists_with_different_content', 'order_already_paid', 'order_closed', 'order_expired', 'order_failed', 'payment_in_progress', 'refund_exists_with_different_content', 'channel_account_exists_with_different_fields']);
+registerStatuses(403, ['payer_not_authorized']);
 registerStatuses(422, ['notify_url_not_allowed', 'method_not_allowed', 'no_channel_available', 'channel_declined', 'refund_exceeds_refundable', 'order_not_paid', 'invalid_legs', 'sms_confirm_failed', 'merchant_not_active', 'unsupported_method', 'invalid_channel_config']);
 registerStatuses(400, ['invalid_order', 'invalid_channel_account', 'invalid_routing_rule']);
+
+/**
+ * A payer's consent to spend their stored-value balance at the cashier: an HMAC of the customer id
+ * that the wallet's own (operator-authenticated) backend obtains after the payer signed in, and
+ * hands to the cashier. Without it a merchant could name any customer as payer and spend them.
+ */
+export function payerToken(key: Buffer, customerId: bigint, expiresAtSeconds: number): string {
+  return `${expiresAtSeconds}.${createHmac('sha256', key).update(`payer:${customerId}:${expiresAtSeconds}`).digest('base64url').slice(0, 32)}`;
+}
+
+/** Valid for this customer and not expired (tokens live 15 minutes). */
+export function checkPayerToken(key: Buffer, customerId: bigint, token: string, nowSeconds: number): boolean {
+  const exp = Number(token.split('.')[0]);
+  if (!Number.isSafeInteger(exp) || exp < nowSeconds) return false;
+  const expected = payerToken(key, customerId, exp);
+  return token.length === expected.length && timingSafeEqual(Buffer.from(token), Buffer.from(expected));
+}
 
 /** The cashier link's token: an HMAC of the order number, so order numbers alone do not open cashiers. */
 export function cashierToken(key: Buffer, orderNo: string): string {
@@ -187,6 +205,7 @@ export function registerPaymentRoutes(app: App, deps: AppDeps & { cashierKey: Bu
       body: Type.Object({
         method: Type.Optional(Method), bank_card: Type.Optional(BankCard),
         legs: Type.Optional(Type.Array(Type.Object({ kind: Type.Enum(['card', 'balance', 'channel']), amount: Amount, card_id: Type.Optional(IdString), pin: Type.Optional(Type.String({ maxLength: 12 })), account_id: Type.Optional(IdString), method: Type.Optional(Method), bank_card: Type.Optional(BankCard) }, { additionalProperties: false }), { minItems: 1, maxItems: 5 })),
+        payer_token: Type.Optional(Type.String({ maxLength: 64, description: 'the payer\'s consent to spend their balance (POST /v1/customers/{id}/payer-token)' })),
       }, { additionalProperties: false }),
       response: { 200: Obj, 202: Obj, ...errors },
     },
@@ -194,6 +213,11 @@ export function registerPaymentRoutes(app: App, deps: AppDeps & { cashierKey: Bu
     const o = await cashierOrder(req.params.order_no, req.query.t);
     const b = req.body;
     if (b.legs) {
+      if (b.legs.some((l) => l.kind === 'balance') && o.methods.includes('balance')) {
+        if (!b.payer_token || o.payerCustomerId === null || !checkPayerToken(deps.cashierKey, o.payerCustomerId, b.payer_token, Math.floor(deps.clock.nowMs() / 1000))) {
+          throw new DomainError('payer_not_authorized', 'paying from a balance needs the payer\'s consent (payer_token)');
+        }
+      }
       const legs: LegSpec[] = b.legs.map((l) => {
         if (l.kind === 'card') return { kind: 'card', cardId: parseId(l.card_id ?? '', 'card_id'), amountMinor: BigInt(l.amount), ...(l.pin ? { pin: new Secret(l.pin) } : {}) };
         if (l.kind === 'balance') return { kind: 'balance', businessAccountId: parseId(l.account_id ?? '', 'account_id'), amountMinor: BigInt(l.amount) };
@@ -217,6 +241,16 @@ export function registerPaymentRoutes(app: App, deps: AppDeps & { cashierKey: Bu
   });
 
   // ---- operators ------------------------------------------------------------------------------
+
+  app.post('/v1/customers/:id/payer-token', {
+    config: write,
+    schema: { tags, summary: 'A payer token: the signed-in payer\'s consent to spend their balance at the cashier (for the wallet backend)', security, params: Type.Object({ id: IdString }), response: { 200: Obj, ...errors } },
+  }, async (req) => {
+    const id = parseId(req.params.id);
+    if (!deps.parties || !(await deps.parties.getCustomer({ id })).ok) throw new DomainError('customer_not_found', `customer ${id} does not exist`);
+    const exp = Math.floor(deps.clock.nowMs() / 1000) + 15 * 60;
+    return { customer_id: id.toString(), payer_token: payerToken(deps.cashierKey, id, exp), expires_at: new Date(exp * 1000).toISOString() };
+  });
 
   const Fee = Type.Object({ bps: Type.Optional(Type.Integer({ minimum: 0, maximum: 10000 })), fixed: Type.Optional(Type.Integer({ minimum: 0 })), min: Type.Optional(Type.Integer({ minimum: 0 })), max: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])) }, { additionalProperties: false });
   const Window = Type.Union([

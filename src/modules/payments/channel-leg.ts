@@ -61,6 +61,12 @@ export async function attemptChannel(ctx: Ctx, order: PaymentOrder, leg: Payment
 
 /** A combined payment's channel leg: routed and paid (no failover: a refusal fails the whole payment). */
 export async function payChannelLeg(ctx: Ctx, order: PaymentOrder, leg: PaymentLeg, bankCard: Record<string, string> | undefined): Promise<{ action: PayAction | null }> {
+  // A leg that already has its out_trade_no was sent (or is being sent) by someone: it is never
+  // sent again — only asked about, on its own account, by the query job.
+  if (leg.outTradeNo !== null) {
+    await store.updateLeg(ctx.pool, leg.id, { status: 'unknown', next_query_at: ctx.clock.now() }, ctx.clock.now());
+    return { action: null };
+  }
   const decision = await routeFor(ctx, order, leg.method!, leg.amount, new Set(), bankCard?.['bankCode']);
   const account = decision.ranked[0];
   const now = ctx.clock.now();
@@ -69,7 +75,7 @@ export async function payChannelLeg(ctx: Ctx, order: PaymentOrder, leg: PaymentL
     return { action: null };
   }
   const no = outTradeNo(leg.id);
-  await store.assignLegChannel(ctx.pool, leg.id, { channelAccountId: account.id, outTradeNo: no, routeTrace: { ...decision.trace, chosen: account.code } }, now);
+  if (!(await store.assignLegChannel(ctx.pool, leg.id, { channelAccountId: account.id, outTradeNo: no, routeTrace: { ...decision.trace, chosen: account.code } }, now))) return { action: null };
   const r = await attemptChannel(ctx, order, { ...leg, channelAccountId: account.id, outTradeNo: no }, account, bankCard ? { bankCard } : {});
   return { action: r.kind === 'accepted' ? r.action : null };
 }

@@ -79,17 +79,27 @@ export async function payCombined(ctx: Ctx, inp: { orderId: bigint; legs: LegSpe
     ledgerOf.set(i, a.value.account.ledgerAccountId);
   }
   if (!ctx.cards && inp.legs.some((l) => l.kind === 'card')) return bad('cards are not enabled on this server');
+  for (const l of inp.legs) {
+    if (l.kind === 'card' && !(await ctx.cards!.getCard(l.cardId)).ok) return bad(`card ${l.cardId} does not exist`);
+  }
   const now = ctx.clock.now();
   const base = existing.length;
   const rows = inp.legs.map((l, i) => ({
     id: ctx.nextId(), orderId: order.id, legNo: base + i + 1, kind: l.kind, amount: l.amountMinor,
     method: l.kind === 'channel' ? l.method : null, cardId: l.kind === 'card' ? l.cardId : null, ledgerAccountId: ledgerOf.get(i) ?? null, now,
   }));
-  // Not acknowledged by itself: any later durable commit (the consume, the capture) flushes it too.
-  await withTx(ctx.pool, async (c) => {
+  // Under the order's lock, so two submits of the cashier cannot both start a payment. Not
+  // acknowledged by itself: any later durable commit (the consume, the capture) flushes it too.
+  const started = await withTx(ctx.pool, async (c) => {
+    const locked = (await store.getOrder(c, order.id, true))!;
+    if (!['created', 'processing', 'unknown'].includes(locked.status)) return fail('order_already_paid' as const, `the order is ${locked.status}`);
+    const live = await store.legsOf(c, order.id);
+    if (live.some((l) => LIVE_LEG.includes(l.status) || l.status === 'held') || live.length !== existing.length) return fail('payment_in_progress' as const, 'a payment of this order is in progress');
     await store.insertLegs(c, rows);
     await store.updateOrder(c, order.id, { status: 'processing', failure_code: null }, now);
+    return ok(undefined);
   }, { asyncCommit: true });
+  if (!started.ok) return started.code === 'order_already_paid' ? payable(ctx, (await store.getOrder(ctx.pool, order.id))!) as PaymentsResult<never> : started;
   const pins = new Map<bigint, Secret>();
   const channelExtras = new Map<bigint, Record<string, string>>();
   inp.legs.forEach((l, i) => {
@@ -112,9 +122,10 @@ async function payWithOneCard(ctx: Ctx, order: PaymentOrder, row: { id: bigint; 
   const r = await ctx.cards!.consume({ cardId: spec.cardId, idempotencyKey: `leg:${row.id}:consume`, amountMinor: row.amount, merchantId: order.merchantId, ...(spec.pin ? { pin: spec.pin } : {}) });
   const now = ctx.clock.now();
   if (!r.ok) {
+    // The attempt is on record (failed); the payer hears the card's own refusal.
     await store.updateLeg(ctx.pool, row.id, { status: 'failed', failure_code: `card:${r.code}`.slice(0, 100), failure_message: r.message.slice(0, 500) }, now);
     await store.updateOrder(ctx.pool, order.id, { status: 'created', failure_code: `card:${r.code}`.slice(0, 100) }, now);
-    return ok({ order: (await store.getOrder(ctx.pool, order.id))!, legs: await store.legsOf(ctx.pool, order.id), action: null });
+    return fail('card_leg_failed', r.message, { card_code: r.code });
   }
   await warm(ctx, order);
   const fee = await postOrderFee(ctx, order);
@@ -145,10 +156,36 @@ export function driveCombined(ctx: Ctx, orderId: bigint, opts: { pins?: Map<bigi
 }
 
 async function step(ctx: Ctx, orderId: bigint, opts: { pins?: Map<bigint, Secret>; channelExtras?: Map<bigint, Record<string, string>> }): Promise<PayAction | null> {
+  // One driver per order across processes: a lease on the order row (released at the end, or
+  // lapsing after a crash). Another process driving it now finishes the step itself.
+  if (!(await store.claimDriver(ctx.pool, orderId, ctx.clock.now(), DRIVER_LEASE_MS))) return null;
+  try {
+    return await stepLeased(ctx, orderId, opts);
+  } finally {
+    await store.releaseDriver(ctx.pool, orderId);
+  }
+}
+
+const DRIVER_LEASE_MS = 60_000;
+
+async function stepLeased(ctx: Ctx, orderId: bigint, opts: { pins?: Map<bigint, Secret>; channelExtras?: Map<bigint, Record<string, string>> }): Promise<PayAction | null> {
   const order = (await store.getOrder(ctx.pool, orderId))!;
   if (order.status !== 'processing' && order.status !== 'unknown') return null;
   let legs = current(await store.legsOf(ctx.pool, orderId));
   const expired = ctx.clock.now().getTime() >= order.expiresAt.getTime();
+  if (!legs.some(isFailure) && legs.every((l) => l.status === 'held' || l.status === 'succeeded')) {
+    // Everything is paid or held: the payer did their part, so it completes even past the expiry.
+    await capture(ctx, order, legs);
+    legs = current(await store.legsOf(ctx.pool, orderId));
+    if (!legs.some(isFailure)) return null;
+  }
+  if (expired) {
+    // An internal leg still `created` may have moved money just before a crash: replaying its
+    // key (without a PIN; the earlier answer is returned if there was one) finds out, so the
+    // compensation below releases or refunds it.
+    for (const l of legs.filter((x) => x.kind !== 'channel' && x.status === 'created')) await hold(ctx, order, l, undefined, legs.length === 1);
+    legs = current(await store.legsOf(ctx.pool, orderId));
+  }
   if (!legs.some(isFailure) && !expired) {
     // Hold the internal legs first.
     // A payment by one internal instrument alone needs no saga: it is paid at once (a card consume,
@@ -179,12 +216,10 @@ async function step(ctx: Ctx, orderId: bigint, opts: { pins?: Map<bigint, Secret
   return null;
 }
 
-/** The legs of the latest attempt (an order may have been tried before). */
+/** The legs of the latest attempt: the last ones recorded together (a new attempt starts only when no leg is live). */
 function current(all: PaymentLeg[]): PaymentLeg[] {
-  const firstLive = all.findIndex((l) => LIVE_LEG.includes(l.status) || l.status === 'held' || (l.status === 'succeeded' && l.refundedAmount < l.amount));
-  if (firstLive < 0) return all.slice(-1);
-  const batchCreated = all[firstLive]!.createdAt.getTime();
-  return all.filter((l) => l.createdAt.getTime() >= batchCreated);
+  const last = Math.max(...all.map((l) => l.createdAt.getTime()));
+  return all.filter((l) => l.createdAt.getTime() === last);
 }
 
 function isFailure(l: PaymentLeg): boolean {
@@ -232,17 +267,23 @@ async function capture(ctx: Ctx, order: PaymentOrder, legs: PaymentLeg[]): Promi
   const mine = fresh.filter((x) => legs.some((l) => l.id === x.id));
   if (mine.some(isFailure)) return;
   await warm(ctx, order);
-  if (order.strategy === 'topup_then_pay') await payerBalance(ctx, order);
+  // Loaded before the transaction: its callback must not wait for another pool connection.
+  const payerAccount = order.strategy === 'topup_then_pay' ? await payerBalance(ctx, order) : undefined;
   // Every leg is paid: the order will succeed, so its fee can go through the batched ledger first.
   await postOrderFee(ctx, order);
   await ctx.ledger.transaction(async (tx) => {
     const o = (await store.getOrder(tx.client, order.id, true))!;
     if (o.status === 'succeeded') return;
+    if (o.status === 'closed' || o.status === 'failed') {
+      // Finished another way meanwhile: what was captured goes back.
+      for (const l of mine.filter((x) => x.status === 'succeeded' && x.refundedAmount < x.amount)) await createCompensation(ctx, tx.client, o, l, `paid after the order was ${o.status}`);
+      return;
+    }
     if (o.strategy === 'topup_then_pay') {
       // The channel legs topped up the payer's balance; now the order is paid from it, locally.
       const payableId = await merchantPayable(ctx, o.merchantId);
       if (!payableId.ok) throw new Error(payableId.message);
-      const balance = await payerBalance(ctx, o);
+      const balance = payerAccount!;
       await postAll(tx, mine.filter((l) => l.kind === 'channel').map((l) => ({ idempotencyKey: `leg:${l.id}:pay_from_balance`, debitAccountId: balance, creditAccountId: payableId.value, amount: l.amount, currency: o.currency, code: 'topup_payment' })));
     }
     await completeOrder(ctx, tx, o, ctx.clock.now(), true);
@@ -263,9 +304,11 @@ async function compensate(ctx: Ctx, order: PaymentOrder, legs: PaymentLeg[], why
     if (l.status === 'held') {
       if (await release(ctx, l)) await store.updateLeg(ctx.pool, l.id, { status: 'cancelled' }, now);
       else unresolved = true;
-    } else if (l.status === 'created') {
+    } else if (l.status === 'created' && (l.kind !== 'channel' || l.outTradeNo === null)) {
+      // Never sent anywhere (an internal leg still created was replayed by its key above).
       await store.updateLeg(ctx.pool, l.id, { status: 'cancelled' }, now);
     } else if (l.kind === 'channel' && LIVE_LEG.includes(l.status)) {
+      // Possibly sent: closed at the channel (or found paid, and then given back below).
       const r = await closeLeg(ctx, l);
       if (r === 'unknown') unresolved = true;
     }

@@ -30,6 +30,8 @@ export { notificationBody } from './outbox.js';
  * stopped it between two steps). Driving a healthy one is harmless: every step is idempotent.
  */
 const STALL_MS = 10_000;
+/** An expired order the job could not settle yet (its channel cannot say) is looked at again this much later. */
+const RECHECK_MS = 60_000;
 
 export class Payments {
   private readonly ctx: Ctx;
@@ -147,13 +149,23 @@ export class Payments {
     const now = this.ctx.clock.now();
     let n = 0;
     for (const id of await store.dueOrders(this.ctx.pool, now, limit)) {
-      const legs = await store.legsOf(this.ctx.pool, id);
-      if (combinedInFlight(legs)) await driveCombined(this.ctx, id);
-      else await closeOrder(this.ctx, id, 'expired');
+      // One order's trouble (a channel that cannot answer) must not hold up the others.
+      try {
+        const legs = await store.legsOf(this.ctx.pool, id);
+        if (combinedInFlight(legs)) await driveCombined(this.ctx, id);
+        else await closeOrder(this.ctx, id, 'expired');
+      } catch (e) {
+        this.ctx.log?.warn({ order: id.toString(), err: (e as Error).message }, 'expiring an order failed');
+      }
+      await store.recheckLater(this.ctx.pool, id, new Date(this.ctx.clock.now().getTime() + RECHECK_MS));
       n++;
     }
     for (const id of await store.stalledCombinedOrders(this.ctx.pool, new Date(now.getTime() - STALL_MS), limit)) {
-      await driveCombined(this.ctx, id);
+      try {
+        await driveCombined(this.ctx, id);
+      } catch (e) {
+        this.ctx.log?.warn({ order: id.toString(), err: (e as Error).message }, 'driving a combined payment failed');
+      }
       n++;
     }
     return n;

@@ -54,7 +54,7 @@ export async function createOrder(ctx: Ctx, inp: CreateOrderInput): Promise<Paym
   if (inp.strategy === 'topup_then_pay' && inp.payerCustomerId === undefined) return bad('the topup_then_pay strategy needs payer_customer_id (whose balance is topped up)');
   const now = ctx.clock.now();
   const id = ctx.nextId();
-  const content = { amount: inp.amountMinor, currency, subject: inp.subject, notifyUrl: inp.notifyUrl, returnUrl: inp.returnUrl ?? null, methods, strategy: inp.strategy ?? 'saga', payer: inp.payerCustomerId ?? null };
+  const content = { amount: inp.amountMinor, currency, subject: inp.subject, notifyUrl: inp.notifyUrl, returnUrl: inp.returnUrl ?? null, methods, strategy: inp.strategy ?? 'saga', payer: inp.payerCustomerId ?? null, minutes, metadata: inp.metadata ?? {} };
   const order: PaymentOrder = {
     id, orderNo: businessNo('P', id), merchantId: inp.merchantId, merchantOrderNo: inp.merchantOrderNo, amount: inp.amountMinor, currency,
     subject: inp.subject, notifyUrl: inp.notifyUrl, returnUrl: inp.returnUrl ?? null, methods, expiresAt: new Date(now.getTime() + minutes * 60_000),

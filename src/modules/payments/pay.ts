@@ -47,6 +47,7 @@ export async function payWithChannel(ctx: Ctx, inp: ChannelPayInput): Promise<Pa
   const can = payable(ctx, order);
   if (!can.ok) return can;
   if (!PAY_METHODS.includes(inp.method) || !order.methods.includes(inp.method)) return fail('method_not_allowed', `this order can be paid by ${order.methods.join(', ')}`);
+  if (order.strategy === 'topup_then_pay') return fail('method_not_allowed', 'a topup_then_pay order is paid with legs (its channel part tops up the payer\'s balance)');
   const legs = await store.legsOf(ctx.pool, order.id);
   if (combinedInFlight(legs)) return fail('payment_in_progress', 'this order is being paid by a combined payment');
   // The payer came back (reloaded the cashier): the attempt already under way is shown again.

@@ -60,10 +60,17 @@ export async function listOrders(db: Queryable, f: { merchantId?: bigint; status
   return r.rows.map((x) => toOrder(x as Row));
 }
 
-export async function updateOrder(db: Queryable, id: bigint, set: Partial<{ status: OrderStatus; fee_amount: bigint; failure_code: string | null; succeeded_at: Date; closed_at: Date }>, now: Date): Promise<void> {
+/**
+ * Updates an order. A status change applies only to an order that is not final yet: a late
+ * answer of one path can never reopen, close or re-complete an order another path finished.
+ * Returns whether the row was updated.
+ */
+export async function updateOrder(db: Queryable, id: bigint, set: Partial<{ status: OrderStatus; fee_amount: bigint; failure_code: string | null; succeeded_at: Date; closed_at: Date }>, now: Date): Promise<boolean> {
   const cols = Object.keys(set);
   const vals = Object.values(set);
-  await db.query(`UPDATE payment_orders SET ${cols.map((c, i) => `${c} = $${i + 3}`).join(', ')}${cols.length ? ', ' : ''}updated_at = $2 WHERE id = $1`, [id, now, ...vals]);
+  const guard = set.status !== undefined ? ` AND status IN ('created', 'processing', 'unknown')` : '';
+  const r = await db.query(`UPDATE payment_orders SET ${cols.map((c, i) => `${c} = $${i + 3}`).join(', ')}${cols.length ? ', ' : ''}updated_at = $2 WHERE id = $1${guard}`, [id, now, ...vals]);
+  return r.rowCount === 1;
 }
 
 /** Reserves a refund on the order; false when it would exceed what was paid. */
@@ -77,8 +84,26 @@ export async function releaseOrderRefund(db: Queryable, id: bigint, amount: bigi
 }
 
 export async function dueOrders(db: Queryable, now: Date, limit: number): Promise<bigint[]> {
-  const r = await db.query(`SELECT id FROM payment_orders WHERE status IN ('created', 'processing', 'unknown') AND expires_at <= $1 ORDER BY expires_at LIMIT $2`, [now, limit]);
+  const r = await db.query(
+    `SELECT id FROM payment_orders WHERE status IN ('created', 'processing', 'unknown') AND coalesce(recheck_at, expires_at) <= $1 ORDER BY coalesce(recheck_at, expires_at) LIMIT $2`,
+    [now, limit],
+  );
   return (r.rows as Row[]).map((x) => x['id'] as bigint);
+}
+
+/** The expiry job could not settle this order yet: look again later. */
+export async function recheckLater(db: Queryable, id: bigint, at: Date): Promise<void> {
+  await db.query(`UPDATE payment_orders SET recheck_at = $2 WHERE id = $1 AND status IN ('created', 'processing', 'unknown')`, [id, at]);
+}
+
+/** Claims the right to drive an order's combined payment for a while; false if another process has it. */
+export async function claimDriver(db: Queryable, id: bigint, now: Date, untilMs: number): Promise<boolean> {
+  const r = await db.query('UPDATE payment_orders SET driver_until = $3 WHERE id = $1 AND (driver_until IS NULL OR driver_until < $2)', [id, now, new Date(now.getTime() + untilMs)]);
+  return r.rowCount === 1;
+}
+
+export async function releaseDriver(db: Queryable, id: bigint): Promise<void> {
+  await db.query('UPDATE payment_orders SET driver_until = NULL WHERE id = $1', [id]);
 }
 
 /** Combined orders still in flight and not touched for a while: the recovery worker drives them on. */
@@ -163,9 +188,10 @@ export async function updateLeg(
   await db.query(`UPDATE payment_legs SET ${cols.map((c, i) => `${c} = $${i + 3}`).join(', ')}${cols.length ? ', ' : ''}updated_at = $2 WHERE id = $1${guard}`, [id, now, ...Object.values(set)]);
 }
 
-/** Gives a created channel leg its channel account and out_trade_no (before the channel is called). */
-export async function assignLegChannel(db: Queryable, id: bigint, a: { channelAccountId: bigint; outTradeNo: string; routeTrace: unknown }, now: Date): Promise<void> {
-  await db.query('UPDATE payment_legs SET channel_account_id = $2, out_trade_no = $3, route_trace = $4, updated_at = $5 WHERE id = $1 AND out_trade_no IS NULL', [id, a.channelAccountId, a.outTradeNo, JSON.stringify(a.routeTrace), now]);
+/** Gives a created channel leg its channel account and out_trade_no (before the channel is called); false if it already had them. */
+export async function assignLegChannel(db: Queryable, id: bigint, a: { channelAccountId: bigint; outTradeNo: string; routeTrace: unknown }, now: Date): Promise<boolean> {
+  const r = await db.query("UPDATE payment_legs SET channel_account_id = $2, out_trade_no = $3, route_trace = $4, updated_at = $5 WHERE id = $1 AND out_trade_no IS NULL AND status = 'created'", [id, a.channelAccountId, a.outTradeNo, JSON.stringify(a.routeTrace), now]);
+  return r.rowCount === 1;
 }
 
 export async function dueLegQueries(db: Queryable, now: Date, limit: number): Promise<bigint[]> {

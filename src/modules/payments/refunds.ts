@@ -106,7 +106,7 @@ async function answerPrior(ctx: Ctx, prior: PaymentRefund, hash: string): Promis
 export async function createCompensation(ctx: Ctx, c: PoolClient, order: PaymentOrder, leg: PaymentLeg, why: string): Promise<void> {
   const now = ctx.clock.now();
   const id = ctx.nextId();
-  const saved = await store.insertRefund(c, { id, refundNo: businessNo('R', id), orderId: order.id, merchantId: order.merchantId, merchantRefundNo: `comp-${leg.id}`, amount: leg.amount - leg.refundedAmount, reason: why, purpose: 'compensation', status: 'processing', failureCode: null, succeededAt: null, createdAt: now, updatedAt: now, requestHash: 'compensation' });
+  const saved = await store.insertRefund(c, { id, refundNo: businessNo('R', id), orderId: order.id, merchantId: order.merchantId, merchantRefundNo: `~comp:${leg.id}`, amount: leg.amount - leg.refundedAmount, reason: why, purpose: 'compensation', status: 'processing', failureCode: null, succeededAt: null, createdAt: now, updatedAt: now, requestHash: 'compensation' });
   if (!saved.inserted || saved.refund.amount <= 0n) return;
   await store.reserveLegRefund(c, leg.id, saved.refund.amount);
   const partId = ctx.nextId();
@@ -168,11 +168,18 @@ async function drivePart(ctx: Ctx, refund: PaymentRefund, part: RefundPart, leg:
 /** A part went back: postings (with the fee shares returned) in one transaction with the record. */
 export async function partSucceeded(ctx: Ctx, order: PaymentOrder, refund: PaymentRefund, part: RefundPart, leg: PaymentLeg, channelRefundNo: string | null): Promise<void> {
   await warm(ctx, order, [leg.channelAccountId]);
+  const account = leg.kind === 'channel' ? await channelAccount(ctx, leg.channelAccountId!) : undefined;
   await ctx.ledger.transaction(async (tx) => {
     const c = tx.client;
     const p = (await store.getPart(c, part.id, true))!;
     if (p.status === 'succeeded') return;
     const now = ctx.clock.now();
+    if (p.status === 'failed') {
+      // Declared failed earlier (its amount released), yet the channel now says it went through:
+      // an operator must reconcile it; posting it now could let the order be refunded twice.
+      await store.raiseAlert(c, { id: ctx.nextId(), kind: 'refund_succeeded_after_failure', severity: 'critical', orderId: order.id, legId: leg.id, details: { refund_no: refund.refundNo, out_refund_no: part.outRefundNo }, now });
+      return;
+    }
     const payable = await merchantPayable(ctx, order.merchantId);
     if (!payable.ok) throw new Error(payable.message);
     const refundedBefore = await store.refundedBeforeOnOrder(c, order.id, part.id);
@@ -180,11 +187,11 @@ export async function partSucceeded(ctx: Ctx, order: PaymentOrder, refund: Payme
     const fee = refund.purpose === 'merchant' && order.feeAmount > 0n ? refundFeeShare(order.feeAmount, order.amount, refundedBefore, part.amount) : 0n;
     const reqs = [];
     if (leg.kind === 'channel') {
-      const account = { value: await channelAccount(ctx, leg.channelAccountId!) };
+      if (!account) throw new Error('channel leg without its account');
       const legBefore = await store.refundedBeforeOnLeg(c, leg.id, part.id);
       const cost = refundFeeShare(leg.channelCost, leg.amount, legBefore, part.amount);
-      reqs.push({ idempotencyKey: `refund-part:${part.id}:out`, debitAccountId: payable.value, creditAccountId: account.value.receivableAccountId, amount: part.amount, currency: order.currency, code: 'channel_refund' });
-      reqs.push({ idempotencyKey: `refund-part:${part.id}:cost`, debitAccountId: account.value.receivableAccountId, creditAccountId: account.value.costAccountId, amount: cost, currency: order.currency, code: 'channel_cost_returned' });
+      reqs.push({ idempotencyKey: `refund-part:${part.id}:out`, debitAccountId: payable.value, creditAccountId: account.receivableAccountId, amount: part.amount, currency: order.currency, code: 'channel_refund' });
+      reqs.push({ idempotencyKey: `refund-part:${part.id}:cost`, debitAccountId: account.receivableAccountId, creditAccountId: account.costAccountId, amount: cost, currency: order.currency, code: 'channel_cost_returned' });
     }
     reqs.push({ idempotencyKey: `refund-part:${part.id}:fee`, debitAccountId: await feeIncomeAccount(ctx, order.currency), creditAccountId: payable.value, amount: fee, currency: order.currency, code: 'merchant_fee_returned' });
     await postAll(tx, reqs);
@@ -202,6 +209,8 @@ async function partFailed(ctx: Ctx, part: RefundPart, leg: PaymentLeg, refund: P
     // What this part reserved is refundable again.
     await store.releaseLegRefund(c, leg.id, part.amount);
     if (refund.purpose === 'merchant') await store.releaseOrderRefund(c, refund.orderId, part.amount);
+    // Money the payer must get back did not go back: an operator has to act (refund by another way).
+    else await store.raiseAlert(c, { id: ctx.nextId(), kind: 'compensation_failed', severity: 'critical', orderId: refund.orderId, legId: leg.id, details: { refund_no: refund.refundNo, code }, now });
   });
 }
 

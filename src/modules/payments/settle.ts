@@ -5,7 +5,7 @@
  * the money and the promise to tell the merchant change together or not at all.
  */
 import type { Queryable } from '../../kernel/db.js';
-import { channelFee } from '../channels/index.js';
+import { channelFee, type ChannelAccountRow } from '../channels/index.js';
 import type { LedgerTx } from '../ledger/index.js';
 import type { TradeStatus } from '../channels/adapter.js';
 import { alert, channelAccount, feeIncomeAccount, merchantPayable, payerBalance, postAll, warm, type Ctx } from './context.js';
@@ -42,9 +42,14 @@ export function combinedInFlight(legs: readonly PaymentLeg[]): boolean {
 export async function applyChannelFact(ctx: Ctx, legId: bigint, fact: TradeFact, source: string): Promise<{ applied: Applied; orderId: bigint; combined: boolean }> {
   const pre = await store.getLeg(ctx.pool, legId);
   const preOrder = pre ? await store.getOrder(ctx.pool, pre.orderId) : undefined;
-  if (preOrder) {
-    await warm(ctx, preOrder, [pre!.channelAccountId]);
-    if (preOrder.strategy === 'topup_then_pay') await payerBalance(ctx, preOrder);
+  // Everything the postings need is loaded before the transaction: a callback must not wait for
+  // a second pool connection (see Ledger.transaction).
+  let loaded: Loaded | undefined;
+  if (pre && preOrder && pre.channelAccountId !== null) {
+    await warm(ctx, preOrder);
+    const credit = preOrder.strategy === 'topup_then_pay' ? await payerBalance(ctx, preOrder) : await merchantPayable(ctx, preOrder.merchantId);
+    if (typeof credit !== 'bigint' && !credit.ok) throw new Error(credit.message);
+    loaded = { account: await channelAccount(ctx, pre.channelAccountId), credit: typeof credit === 'bigint' ? credit : credit.value };
   }
   return ctx.ledger.transaction(async (tx) => {
     const c = tx.client;
@@ -53,7 +58,8 @@ export async function applyChannelFact(ctx: Ctx, legId: bigint, fact: TradeFact,
     const order = (await store.getOrder(c, leg0.orderId, true))!;
     const legs = await store.legsOf(c, order.id, true);
     const leg = legs.find((l) => l.id === legId)!;
-    const combined = isCombinedLeg(legs, leg);
+    // topup_then_pay orders complete through the combined path (it moves the topped-up money on).
+    const combined = isCombinedLeg(legs, leg) || order.strategy === 'topup_then_pay';
     const now = ctx.clock.now();
     if (fact.status === 'succeeded' || fact.status === 'refunded') {
       if (fact.amountMinor !== leg.amount || fact.currency !== order.currency) {
@@ -63,14 +69,18 @@ export async function applyChannelFact(ctx: Ctx, legId: bigint, fact: TradeFact,
         return { applied: 'mismatch' as const, orderId: order.id, combined };
       }
       if (leg.status === 'succeeded') return { applied: 'duplicate' as const, orderId: order.id, combined };
-      await markLegPaid(ctx, tx, order, leg, fact);
+      if (!loaded) throw new Error(`leg ${leg.id} has no channel account`);
+      await markLegPaid(ctx, tx, order, leg, fact, loaded);
       const others = legs.filter((l) => l.id !== leg.id);
-      if (order.status === 'succeeded' || order.status === 'closed' || order.status === 'failed' || (!combined && others.some((l) => l.status === 'succeeded'))) {
-        // Money arrived for an order that is already final (a late payment of a closed order, or a
-        // second attempt paid too): it is not the merchant's; it goes back to the payer.
-        await alert(ctx, c, 'payment_after_final', 'warning', order.id, leg.id, { source, order_status: order.status });
-        await createCompensation(ctx, c, order, { ...leg, status: 'succeeded' }, 'paid after the order was final');
-        return { applied: 'applied' as const, orderId: order.id, combined };
+      const attemptFailed = combined && legs.some((l) => l.createdAt.getTime() === leg.createdAt.getTime() && ['failed', 'closed', 'cancelled'].includes(l.status));
+      if (order.status === 'succeeded' || order.status === 'closed' || order.status === 'failed' || attemptFailed || (!combined && others.some((l) => l.status === 'succeeded'))) {
+        // Money arrived for an order that is already final, or for a combined payment that had
+        // already failed (a late payment, or a second attempt paid too): it is not the merchant's.
+        // It goes back to the payer — by a refund, or, for topup_then_pay, it simply stays in the
+        // payer's balance where this payment put it.
+        await alert(ctx, c, 'payment_after_final', 'warning', order.id, leg.id, { source, order_status: order.status, attempt_failed: attemptFailed });
+        if (order.strategy !== 'topup_then_pay') await createCompensation(ctx, c, order, { ...leg, status: 'succeeded' }, 'paid after the payment was over');
+        return { applied: 'applied' as const, orderId: order.id, combined: false };
       }
       if (!combined) await completeOrder(ctx, tx, order, now);
       return { applied: 'applied' as const, orderId: order.id, combined };
@@ -86,12 +96,16 @@ export async function applyChannelFact(ctx: Ctx, legId: bigint, fact: TradeFact,
 }
 
 /** A channel leg was paid: its record and its postings (Dr channel receivable / Cr merchant payable; channel cost). */
-export async function markLegPaid(ctx: Ctx, tx: LedgerTx, order: PaymentOrder, leg: PaymentLeg, fact: TradeFact): Promise<void> {
+interface Loaded {
+  account: ChannelAccountRow;
+  /** The account the payment is credited to: the merchant's payable, or (topup_then_pay) the payer's balance. */
+  credit: bigint;
+}
+
+export async function markLegPaid(ctx: Ctx, tx: LedgerTx, order: PaymentOrder, leg: PaymentLeg, fact: TradeFact, loaded: Loaded): Promise<void> {
   const now = ctx.clock.now();
-  const account = { value: await channelAccount(ctx, leg.channelAccountId!) };
-  // topup_then_pay: the channel money tops up the payer's own balance; the order is paid from it later.
-  const payable = order.strategy === 'topup_then_pay' ? { ok: true as const, value: await payerBalance(ctx, order) } : await merchantPayable(ctx, order.merchantId);
-  if (!payable.ok) throw new Error(payable.message);
+  const account = { value: loaded.account };
+  const payable = { value: loaded.credit };
   const cost = channelFee(account.value.fee, leg.amount);
   await store.updateLeg(tx.client, leg.id, { status: 'succeeded', channel_trade_no: fact.channelTradeNo ?? leg.channelTradeNo, paid_at: fact.paidAt ?? now, channel_cost: cost, next_query_at: null, failure_code: null }, now);
   await postAll(tx, [
