@@ -192,6 +192,32 @@ describe('payment orders', () => {
     expect((await m.signed('POST', `/v1/merchant/orders/${o.order_no}/refunds`, { merchant_refund_no: `${o.order_no}-r3`, amount: 700 })).status).toBe(200);
     for (const no of ['r1', 'r3']) await until(`refund ${no}`, async () => (await m.signed('GET', `/v1/merchant/refunds/${o.order_no}-${no}`)).body.status === 'succeeded');
     expect((await statusOf(o.order_no)).refunded_amount).toBe(1000);
+    // The channel's statement for today lists the payment and both refunds of this trade.
+    const ali = (await ok('GET', '/v1/channel-accounts')).data.find((a: any) => a.code === 'ali');
+    const today = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(new Date());
+    const st = await ok('GET', `/v1/channel-accounts/${ali.id}/statements/${today}`);
+    const mine = st.lines.filter((l: any) => l.out_trade_no === leg.out_trade_no);
+    expect(mine.map((l: any) => [l.kind, Number(l.amount_minor ?? l.amount)]).sort()).toEqual([['payment', 1000], ['refund', 300], ['refund', 700]]);
+  });
+
+  it('refuses a refund the merchant\'s balance cannot cover (its money was settled out)', async () => {
+    const o = await order(500);
+    await payAtCashier(o, { method: 'alipay_qr' });
+    const leg = (await ok('GET', `/v1/payment-orders/${o.order_no}`)).legs[0];
+    await fetch(`${sims.alipay.sim.url}/__sim/trades/${leg.out_trade_no}/pay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    await until('paid', async () => (await statusOf(o.order_no)).status === 'succeeded');
+    // Settle everything the merchant holds out to its bank account.
+    const rt = s.server.runtime;
+    const payee = await rt.parties.merchantPayee({ merchantId: BigInt(m.id) });
+    if (!payee.ok) throw new Error(payee.code);
+    const [payable] = await rt.ledger.getAccounts([payee.value.settlementLedgerAccountId]);
+    const bank = await rt.ledger.createAccount({ type: 'asset', currency: 'CNY', subjectCode: '101101', name: 'settlement bank' });
+    if (!bank.ok) throw new Error(bank.code);
+    const paidOut = await rt.ledger.transfer({ idempotencyKey: `settle-${o.order_no}`, debitAccountId: payable!.id, creditAccountId: bank.value.account.id, amount: payable!.creditsPosted - payable!.debitsPosted - payable!.debitsPending, currency: 'CNY', code: 'merchant_settlement' });
+    expect(paidOut.ok).toBe(true);
+    const r = await m.signed('POST', `/v1/merchant/orders/${o.order_no}/refunds`, { merchant_refund_no: `${o.order_no}-r`, amount: 500 });
+    expect([r.status, r.body.error?.code]).toEqual([422, 'merchant_balance_insufficient']);
+    expect((await statusOf(o.order_no)).refunded_amount).toBe(0);
   });
 
   it('closes an unpaid order at the channel first; a closed order cannot be paid', async () => {

@@ -33,7 +33,9 @@ const BankCard = Type.Object({
 
 registerStatuses(409, ['order_exists_with_different_content', 'order_already_paid', 'order_closed', 'order_expired', 'order_failed', 'payment_in_progress', 'refund_exists_with_different_content', 'channel_account_exists_with_different_fields']);
 registerStatuses(403, ['payer_not_authorized']);
-registerStatuses(422, ['notify_url_not_allowed', 'method_not_allowed', 'no_channel_available', 'channel_declined', 'refund_exceeds_refundable', 'order_not_paid', 'invalid_legs', 'sms_confirm_failed', 'merchant_not_active', 'unsupported_method', 'invalid_channel_config']);
+registerStatuses(409, ['statement_not_ready']);
+registerStatuses(502, ['channel_unavailable']);
+registerStatuses(422, ['notify_url_not_allowed', 'method_not_allowed', 'no_channel_available', 'channel_declined', 'refund_exceeds_refundable', 'merchant_balance_insufficient', 'order_not_paid', 'invalid_legs', 'sms_confirm_failed', 'merchant_not_active', 'unsupported_method', 'invalid_channel_config']);
 registerStatuses(400, ['invalid_order', 'invalid_channel_account', 'invalid_routing_rule']);
 
 /**
@@ -311,6 +313,18 @@ export function registerPaymentRoutes(app: App, deps: AppDeps & { cashierKey: Bu
     if (req.body.action === 'open') channels.breaker.forceOpen(id, now + (req.body.minutes ?? 30) * 60_000);
     else channels.breaker.reset(id);
     return toWire(channels.breaker.snapshot(id, now)) as Record<string, unknown>;
+  });
+
+  app.get('/v1/channel-accounts/:id/statements/:date', {
+    config: op,
+    schema: { tags, summary: 'Download and parse the channel\'s daily statement (对账单) for a business date', security, params: Type.Object({ id: IdString, date: Type.String({ pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' }) }), response: { 200: Obj, ...errors } },
+  }, async (req) => {
+    const id = parseId(req.params.id);
+    unwrap(await channels.getAccount(id));
+    const r = await channels.statement(id, req.params.date);
+    if (r.kind === 'not_ready') throw new DomainError('statement_not_ready', `the channel has no statement for ${req.params.date} yet`);
+    if (r.kind === 'unknown') throw new DomainError('channel_unavailable', `the statement could not be fetched: ${r.reason}`);
+    return { date: req.params.date, count: r.totals.count, totals: toWire(r.totals), lines: r.lines.map((l) => toWire(l)) };
   });
 
   const RuleBody = Type.Object({

@@ -25,4 +25,5 @@ export type PaymentsErrorCode =
   | 'notification_not_found'
   | 'leg_not_found'
   | 'sms_confirm_failed'
-  | 'amount_mismatch';
+  | 'amount_mismatch'
+  | 'merchant_balance_insufficient';

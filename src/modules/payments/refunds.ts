@@ -17,6 +17,7 @@ import { fail, ok } from '../../kernel/errors.js';
 import { businessNo } from '../../kernel/ids.js';
 import { allocateLargestRemainder } from '../../kernel/money.js';
 import { refundFeeShare } from '../channels/index.js';
+import { availableBalance } from '../ledger/index.js';
 import type { PoolClient } from '../../kernel/db.js';
 import { channelAccount, feeIncomeAccount, merchantPayable, postAll, requestHash, warm, type Ctx, type PaymentsResult } from './context.js';
 import { channelNotifyUrl, nextQueryAt } from './channel-leg.js';
@@ -66,6 +67,14 @@ export async function refundOrder(ctx: Ctx, inp: RefundInput): Promise<PaymentsR
   const prior = await store.getRefundByMerchantNo(ctx.pool, order0.merchantId, inp.merchantRefundNo);
   if (prior) return answerPrior(ctx, prior, hash);
   if (order0.status !== 'succeeded') return fail('order_not_paid', `the order is ${order0.status}; only a paid order can be refunded`);
+  // The refund is paid from the merchant's payable balance (plus the fee share it gets back): a
+  // merchant whose money was already settled out cannot refund more than it holds.
+  if (order0.amount - order0.refundedAmount < inp.amountMinor) return fail('refund_exceeds_refundable', `at most ${order0.amount - order0.refundedAmount} can still be refunded`);
+  const payable = await merchantPayable(ctx, order0.merchantId);
+  if (!payable.ok) return payable;
+  const [acct] = await ctx.ledger.getAccounts([payable.value]);
+  const feeBack = order0.feeAmount > 0n ? refundFeeShare(order0.feeAmount, order0.amount, order0.refundedAmount, inp.amountMinor) : 0n;
+  if (acct && availableBalance(acct) + feeBack < inp.amountMinor) return fail('merchant_balance_insufficient', 'the merchant\'s balance does not cover this refund');
   const created = await ctx.ledger.transaction(async (tx) => {
     const c = tx.client;
     const order = (await store.getOrder(c, inp.orderId, true))!;
@@ -185,7 +194,9 @@ export async function partSucceeded(ctx: Ctx, order: PaymentOrder, refund: Payme
     const refundedBefore = await store.refundedBeforeOnOrder(c, order.id, part.id);
     // The merchant fee share goes back only for merchant refunds of a paid order.
     const fee = refund.purpose === 'merchant' && order.feeAmount > 0n ? refundFeeShare(order.feeAmount, order.amount, refundedBefore, part.amount) : 0n;
-    const reqs = [];
+    // The merchant's share of the fee comes back first, so a refund of everything the merchant was
+    // paid is covered by what it received plus that share.
+    const reqs = [{ idempotencyKey: `refund-part:${part.id}:fee`, debitAccountId: await feeIncomeAccount(ctx, order.currency), creditAccountId: payable.value, amount: fee, currency: order.currency, code: 'merchant_fee_returned' }];
     if (leg.kind === 'channel') {
       if (!account) throw new Error('channel leg without its account');
       const legBefore = await store.refundedBeforeOnLeg(c, leg.id, part.id);
@@ -193,7 +204,6 @@ export async function partSucceeded(ctx: Ctx, order: PaymentOrder, refund: Payme
       reqs.push({ idempotencyKey: `refund-part:${part.id}:out`, debitAccountId: payable.value, creditAccountId: account.receivableAccountId, amount: part.amount, currency: order.currency, code: 'channel_refund' });
       reqs.push({ idempotencyKey: `refund-part:${part.id}:cost`, debitAccountId: account.receivableAccountId, creditAccountId: account.costAccountId, amount: cost, currency: order.currency, code: 'channel_cost_returned' });
     }
-    reqs.push({ idempotencyKey: `refund-part:${part.id}:fee`, debitAccountId: await feeIncomeAccount(ctx, order.currency), creditAccountId: payable.value, amount: fee, currency: order.currency, code: 'merchant_fee_returned' });
     await postAll(tx, reqs);
     await store.updatePart(c, part.id, { status: 'succeeded', fee_returned: fee, channel_refund_no: channelRefundNo, next_query_at: null }, now);
   });
