@@ -53,7 +53,7 @@ const statusOf = async (orderNo: string): Promise<any> => (await m.signed('GET',
 
 beforeAll(async () => {
   sims = await startSimulators({ notifyRetryScheduleMs: [100, 200, 400] });
-  wx2 = await startWechatPaySimulator({});
+  wx2 = await startWechatPaySimulator({ refundDelayMs: -1 });
   hook = createServer((req, res) => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString('utf8')));
@@ -218,6 +218,34 @@ describe('payment orders', () => {
     const r = await m.signed('POST', `/v1/merchant/orders/${o.order_no}/refunds`, { merchant_refund_no: `${o.order_no}-r`, amount: 500 });
     expect([r.status, r.body.error?.code]).toEqual([422, 'merchant_balance_insufficient']);
     expect((await statusOf(o.order_no)).refunded_amount).toBe(0);
+  });
+
+  it('advances a refund the channel completed after the merchant\'s balance was settled out (merchant owes it; alert)', async () => {
+    sims.wechatpay.sim.setFaults({ maintenance: true });
+    let o: any;
+    try {
+      o = await order(800);
+      await payAtCashier(o, { method: 'wechat_native' });
+    } finally {
+      sims.wechatpay.sim.setFaults({ maintenance: false });
+    }
+    const leg = (await ok('GET', `/v1/payment-orders/${o.order_no}`)).legs.find((l: any) => l.status === 'pending');
+    await fetch(`${wx2.url}/__sim/trades/${leg.out_trade_no}/pay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    await until('paid', async () => (await statusOf(o.order_no)).status === 'succeeded');
+    const r = await m.signed('POST', `/v1/merchant/orders/${o.order_no}/refunds`, { merchant_refund_no: `${o.order_no}-adv`, amount: 800 });
+    expect(r.body.status, JSON.stringify(r.body)).toBe('processing');
+    // The merchant's money leaves before the channel finishes the refund.
+    const rt = s.server.runtime;
+    const payee = await rt.parties.merchantPayee({ merchantId: BigInt(m.id) });
+    if (!payee.ok) throw new Error(payee.code);
+    const [payable] = await rt.ledger.getAccounts([payee.value.settlementLedgerAccountId]);
+    const bank = await rt.ledger.createAccount({ type: 'asset', currency: 'CNY', subjectCode: '101101', name: 'settlement bank 2' });
+    if (!bank.ok) throw new Error(bank.code);
+    expect((await rt.ledger.transfer({ idempotencyKey: `settle-${o.order_no}`, debitAccountId: payable!.id, creditAccountId: bank.value.account.id, amount: payable!.creditsPosted - payable!.debitsPosted - payable!.debitsPending, currency: 'CNY' })).ok).toBe(true);
+    await fetch(`${wx2.url}/__sim/refunds/${r.body.parts[0].out_refund_no}/result`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"result":"success"}' });
+    await until('refund done', async () => (await m.signed('GET', `/v1/merchant/refunds/${o.order_no}-adv`)).body.status === 'succeeded');
+    expect((await ok('GET', `/v1/payment-orders/${o.order_no}`)).alerts.map((a: any) => a.kind)).toContain('refund_advanced');
+    expect((await rt.ledger.verify()).violations).toEqual([]);
   });
 
   it('closes an unpaid order at the channel first; a closed order cannot be paid', async () => {

@@ -82,6 +82,17 @@ export async function feeIncomeAccount(ctx: Ctx, currency: string): Promise<bigi
   return r.value.account.id;
 }
 
+/** What a merchant owes the platform (refunds advanced beyond its balance): 1122 receivable, per merchant. */
+export async function merchantAdvanceAccount(ctx: Ctx, merchantId: bigint, currency: string): Promise<bigint> {
+  const ref = `payments:merchant_advance:${merchantId}:${currency}`;
+  const have = ctx.systemAccounts.get(ref);
+  if (have !== undefined) return have;
+  const r = await ctx.ledger.createAccount({ ref, type: 'asset', currency, subjectCode: '1122', name: `refunds advanced to merchant ${merchantId}`, ownerId: merchantId });
+  if (!r.ok) throw new Error(`merchant advance account: ${r.message}`);
+  ctx.systemAccounts.set(ref, r.value.account.id);
+  return r.value.account.id;
+}
+
 export async function merchantPayable(ctx: Ctx, merchantId: bigint): Promise<PaymentsResult<bigint>> {
   const have = ctx.payables.get(merchantId);
   if (have !== undefined) return ok(have);

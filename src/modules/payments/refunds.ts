@@ -19,7 +19,7 @@ import { allocateLargestRemainder } from '../../kernel/money.js';
 import { refundFeeShare } from '../channels/index.js';
 import { availableBalance } from '../ledger/index.js';
 import type { PoolClient } from '../../kernel/db.js';
-import { channelAccount, feeIncomeAccount, merchantPayable, postAll, requestHash, warm, type Ctx, type PaymentsResult } from './context.js';
+import { channelAccount, feeIncomeAccount, merchantAdvanceAccount, merchantPayable, postAll, requestHash, warm, type Ctx, type PaymentsResult } from './context.js';
 import { channelNotifyUrl, nextQueryAt } from './channel-leg.js';
 import * as store from './payments.store.js';
 import type { PaymentLeg, PaymentOrder, PaymentRefund, RefundPart } from './types.js';
@@ -178,6 +178,7 @@ async function drivePart(ctx: Ctx, refund: PaymentRefund, part: RefundPart, leg:
 export async function partSucceeded(ctx: Ctx, order: PaymentOrder, refund: PaymentRefund, part: RefundPart, leg: PaymentLeg, channelRefundNo: string | null): Promise<void> {
   await warm(ctx, order, [leg.channelAccountId]);
   const account = leg.kind === 'channel' ? await channelAccount(ctx, leg.channelAccountId!) : undefined;
+  const advance = leg.kind === 'channel' ? await merchantAdvanceAccount(ctx, order.merchantId, order.currency) : undefined;
   await ctx.ledger.transaction(async (tx) => {
     const c = tx.client;
     const p = (await store.getPart(c, part.id, true))!;
@@ -201,7 +202,18 @@ export async function partSucceeded(ctx: Ctx, order: PaymentOrder, refund: Payme
       if (!account) throw new Error('channel leg without its account');
       const legBefore = await store.refundedBeforeOnLeg(c, leg.id, part.id);
       const cost = refundFeeShare(leg.channelCost, leg.amount, legBefore, part.amount);
-      reqs.push({ idempotencyKey: `refund-part:${part.id}:out`, debitAccountId: payable.value, creditAccountId: account.receivableAccountId, amount: part.amount, currency: order.currency, code: 'channel_refund' });
+      await postAll(tx, reqs.splice(0));
+      // The channel has already given the money back. If the merchant's balance no longer covers it
+      // (settled out between the check and now), the platform advances it: the merchant owes it
+      // (Dr receivable from the merchant, 1122) and an operator is told.
+      const out = await tx.createTransfers([{ idempotencyKey: `refund-part:${part.id}:out`, debitAccountId: payable.value, creditAccountId: account.receivableAccountId, amount: part.amount, currency: order.currency, code: 'channel_refund' }]);
+      const o = out.ok ? out.value[0]! : undefined;
+      if (!o || !o.ok) {
+        if (o && !o.ok && o.code === 'insufficient_funds') {
+          reqs.push({ idempotencyKey: `refund-part:${part.id}:advance`, debitAccountId: advance!, creditAccountId: account.receivableAccountId, amount: part.amount, currency: order.currency, code: 'refund_advanced' });
+          await store.raiseAlert(c, { id: ctx.nextId(), kind: 'refund_advanced', severity: 'warning', orderId: order.id, legId: leg.id, details: { refund_no: refund.refundNo, amount: part.amount.toString() }, now });
+        } else throw new Error(`refund posting refused: ${o && !o.ok ? o.code : out.ok ? '' : out.code}`);
+      }
       reqs.push({ idempotencyKey: `refund-part:${part.id}:cost`, debitAccountId: account.receivableAccountId, creditAccountId: account.costAccountId, amount: cost, currency: order.currency, code: 'channel_cost_returned' });
     }
     await postAll(tx, reqs);
