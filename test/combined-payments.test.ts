@@ -4,28 +4,14 @@ import { startSimulators, type Simulators } from '../simulators/index.js';
 import { sampleResidentId } from '../src/modules/parties/index.js';
 import { createTestMerchant, type TestMerchant } from './support/merchant.js';
 import { startTestServer, type TestServer } from './support/server.js';
+import { cashierPath, okClient, until } from './support/waiting.js';
 
 let s: TestServer;
 let sims: Simulators;
 let m: TestMerchant;
 let productId: string;
 let n = 0;
-
-async function ok(method: string, path: string, body?: unknown): Promise<any> {
-  const r = await s.req(method, path, body);
-  expect(r.status, `${method} ${path}: ${JSON.stringify(r.body)}`).toBeLessThan(300);
-  return r.body;
-}
-
-async function until<T>(what: string, f: () => Promise<T | undefined | false>, ms = 40_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const ok = okClient(() => s);
 
 async function order(amount: number, extra: Record<string, unknown> = {}): Promise<any> {
   const r = await m.signed('POST', '/v1/merchant/orders', { merchant_order_no: `CMB${Date.now()}${++n}`, amount, subject: '组合支付', notify_url: 'http://127.0.0.1:9/n', methods: ['card', 'balance', 'wechat_native'], ...extra });
@@ -33,10 +19,7 @@ async function order(amount: number, extra: Record<string, unknown> = {}): Promi
   return r.body;
 }
 
-const cashier = (o: { cashier_url: string }, suffix: string): string => {
-  const u = new URL(o.cashier_url);
-  return `${u.pathname}${suffix}${u.search}`;
-};
+const cashier = cashierPath;
 
 async function soldCard(amount: number): Promise<string> {
   const card = (await ok('POST', `/v1/card-products/${productId}/batches`, { count: 1 })).cards[0].id;

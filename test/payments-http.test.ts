@@ -6,6 +6,7 @@ import { startSimulators, type Simulators } from '../simulators/index.js';
 import { createWechatPayTestAccount, startWechatPaySimulator, type WechatPaySimulator } from '../simulators/wechat-pay/index.js';
 import { createTestMerchant, type TestMerchant } from './support/merchant.js';
 import { startTestServer, type TestServer } from './support/server.js';
+import { cashierPath, okClient, until } from './support/waiting.js';
 
 let s: TestServer;
 let sims: Simulators;
@@ -17,32 +18,12 @@ const received: { orderNo: string; event: string; verified: boolean; id: string 
 /** Orders whose notifications the merchant answers with 500 (to exercise retries). */
 const failing = new Set<string>();
 let n = 0;
-
-async function ok(method: string, path: string, body?: unknown): Promise<any> {
-  const r = await s.req(method, path, body);
-  expect(r.status, `${method} ${path}: ${JSON.stringify(r.body)}`).toBeLessThan(300);
-  return r.body;
-}
-
-async function until<T>(what: string, f: () => Promise<T | undefined | false>, ms = 40_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const ok = okClient(() => s);
 
 async function order(amount: number, extra: Record<string, unknown> = {}): Promise<any> {
   const r = await m.signed('POST', '/v1/merchant/orders', { merchant_order_no: `ORD${Date.now()}${++n}`, amount, subject: '测试商品', notify_url: `${hookUrl}/notify`, ...extra });
   expect(r.status, JSON.stringify(r.body)).toBe(201);
   return r.body;
-}
-
-function cashierPath(o: { cashier_url: string }, suffix = ''): string {
-  const u = new URL(o.cashier_url);
-  return `${u.pathname}${suffix}${u.search}`;
 }
 
 async function payAtCashier(o: any, body: unknown): Promise<{ status: number; body: any }> {

@@ -85,7 +85,7 @@ export async function refundOrder(ctx: Ctx, inp: RefundInput): Promise<PaymentsR
     const refund: PaymentRefund = { id, refundNo: businessNo('R', id), orderId: order.id, merchantId: order.merchantId, merchantRefundNo: inp.merchantRefundNo, amount: inp.amountMinor, reason: inp.reason ?? '', purpose: 'merchant', status: 'processing', failureCode: null, succeededAt: null, createdAt: now, updatedAt: now };
     const saved = await store.insertRefund(c, { ...refund, requestHash: hash });
     if (!saved.inserted) return ok({ prior: saved.refund });
-    await store.reserveOrderRefund(c, order.id, inp.amountMinor);
+    if (!(await store.reserveOrderRefund(c, order.id, inp.amountMinor))) throw new Error('order refund reservation failed under lock');
     const split = allocateRefund(legs.map((l) => ({ id: l.id, kind: l.kind, refundable: l.amount - l.refundedAmount })), inp.amountMinor, inp.policy ?? 'channel_first');
     for (const [legId, amount] of split) {
       if (!(await store.reserveLegRefund(c, legId, amount))) throw new Error('leg refund reservation failed under lock');

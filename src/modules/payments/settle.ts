@@ -144,7 +144,9 @@ export async function postOrderFee(ctx: Ctx, order: PaymentOrder): Promise<bigin
 /** The order succeeded: the merchant fee is taken (unless already posted) and the merchant will be told. */
 export async function completeOrder(ctx: Ctx, tx: LedgerTx, order: PaymentOrder, now: Date, feeAlreadyPosted = false): Promise<void> {
   const fee = merchantFeeOf(ctx, order);
-  await store.updateOrder(tx.client, order.id, { status: 'succeeded', fee_amount: fee, succeeded_at: now, failure_code: null }, now);
+  // Two paths may finish one order (the checkout and the recovery job): only the one whose update
+  // applies tells the merchant and takes the fee.
+  if (!(await store.updateOrder(tx.client, order.id, { status: 'succeeded', fee_amount: fee, succeeded_at: now, failure_code: null }, now))) return;
   const done = { ...order, status: 'succeeded' as const, feeAmount: fee, succeededAt: now };
   await store.enqueueNotification(tx.client, { id: ctx.nextId(), merchantId: order.merchantId, orderId: order.id, refundId: null, eventType: 'payment.succeeded', url: order.notifyUrl, payload: { event: 'payment.succeeded', order: orderView(done) }, now });
   // Postings last: the accounts they lock stay locked until the commit, so as briefly as possible.
