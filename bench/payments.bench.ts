@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { signRequest } from '../src/kernel/signature.js';
 import { sampleUscc } from '../src/modules/parties/index.js';
-import { benchDatabase, percentile, round } from './support.js';
+import { benchDatabase, httpClient, percentile, round } from './support.js';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 
@@ -61,6 +61,7 @@ export async function runPaymentsBench(o: PaymentsBenchOptions) {
   await new Promise<void>((r) => hook.listen(0, '127.0.0.1', () => r()));
   const hookAddr = hook.address();
   const notifyUrl = `http://127.0.0.1:${typeof hookAddr === 'object' && hookAddr ? hookAddr.port : 0}/notify`;
+  let client: ReturnType<typeof httpClient> | undefined;
   try {
     for (let i = 0; ; i++) {
       if (proc.exitCode !== null) throw new Error(`server exited: ${stderr}`);
@@ -68,11 +69,12 @@ export async function runPaymentsBench(o: PaymentsBenchOptions) {
       if (i > 600) throw new Error('server did not start');
       await new Promise((r) => setTimeout(r, 100));
     }
+    client = httpClient(base);
+    const http = client;
     const op = async (method: string, path: string, body?: unknown): Promise<any> => {
-      const res = await fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
-      const j = (await res.json()) as unknown;
-      if (!res.ok) throw new Error(`${method} ${path}: ${JSON.stringify(j)}`);
-      return j;
+      const res = await http.request(method, path, { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body !== undefined ? JSON.stringify(body) : undefined);
+      if (res.status >= 300) throw new Error(`${method} ${path}: ${JSON.stringify(res.body)}`);
+      return res.body;
     };
     const org = await op('POST', '/v1/customers', { kind: 'organization', legal_name: 'bench', id_type: 'uscc', id_number: sampleUscc(7), real_name_level: 2 });
     const m = await op('POST', '/v1/merchants', { customer_id: org.id, display_name: 'bench', mcc: '5411', settlement_cycle: 'T+1', notify_domains: ['127.0.0.1'] });
@@ -87,8 +89,7 @@ export async function runPaymentsBench(o: PaymentsBenchOptions) {
     const signed = async (path: string, body: unknown): Promise<any> => {
       const text = JSON.stringify(body);
       const sig = signRequest({ method: 'POST', pathWithQuery: path, body: text, keyId: cred.key_id, alg: 'HMAC-SHA256', secretOrPrivateKey: cred.secret, nowSeconds: Date.now() / 1000 });
-      const res = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'paycore-signature': sig.header }, body: text });
-      return { status: res.status, body: (await res.json()) as any };
+      return http.request('POST', path, { 'content-type': 'application/json', 'paycore-signature': sig.header }, text);
     };
     const latencies: number[] = [];
     let paid = 0;
@@ -106,9 +107,8 @@ export async function runPaymentsBench(o: PaymentsBenchOptions) {
         let ok = false;
         if (created.status === 201) {
           const u = new URL(created.body.cashier_url as string);
-          const res = await fetch(`${base}${u.pathname}/pay${u.search}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ legs: [{ kind: 'card', card_id: card, amount }] }) });
-          const b = (await res.json()) as { status?: string };
-          ok = res.ok && b.status === "succeeded";
+          const res = await http.request('POST', `${u.pathname}/pay${u.search}`, { 'content-type': 'application/json' }, JSON.stringify({ legs: [{ kind: 'card', card_id: card, amount }] }));
+          ok = res.status < 300 && (res.body as { status?: string }).status === 'succeeded';
         }
         latencies.push(performance.now() - t0);
         if (ok) paid++;
@@ -116,10 +116,11 @@ export async function runPaymentsBench(o: PaymentsBenchOptions) {
       }
     }));
     const elapsed = (performance.now() - started) / 1000;
-    const verify = await fetch(`${base}/v1/ledger/verify`, { headers: { authorization: `Bearer ${token}` } }).then(async (r) => (r.ok ? ((await r.json()) as { violations: unknown[] }).violations.length === 0 : undefined), () => undefined);
+    const verify = await http.request('GET', '/v1/ledger/verify', { authorization: `Bearer ${token}` }).then((r) => (r.status === 200 ? (r.body as { violations: unknown[] }).violations.length === 0 : undefined), () => undefined);
     latencies.sort((a, b) => a - b);
     return { bench: 'payments' as const, payments_per_s: Math.round(paid / elapsed), p50_ms: round(percentile(latencies, 50)), p99_ms: round(percentile(latencies, 99)), concurrency: o.concurrency, seconds: round(elapsed), payments: paid, failed, notified, cards: o.cards, verified: verify ?? null };
   } finally {
+    client?.close();
     hook.close();
     proc.kill('SIGTERM');
     await new Promise((r) => (proc.exitCode !== null ? r(null) : proc.once('exit', r)));
