@@ -8,6 +8,7 @@
  * or processes never send one notification at the same time.
  */
 import { performance } from 'node:perf_hooks';
+import { httpSend } from '../../kernel/http-client.js';
 import { DEFAULT_NOTIFY_SCHEDULE_MS, type Ctx } from './context.js';
 import * as store from './payments.store.js';
 import type { MerchantNotification } from './types.js';
@@ -35,12 +36,9 @@ async function deliver(ctx: Ctx, n: MerchantNotification): Promise<void> {
   let error: string | null = null;
   try {
     const sig = await ctx.parties.signNotification({ merchantId: n.merchantId, method: 'POST', pathWithQuery: `${url.pathname}${url.search}`, body, now: ctx.clock.now() });
-    const res = await fetch(url, {
-      method: 'POST', body, redirect: 'manual', signal: AbortSignal.timeout(TIMEOUT_MS),
-      headers: { 'content-type': 'application/json', 'paycore-signature': sig.header, 'paycore-notification-id': n.id.toString() },
-    });
-    status = res.status;
-    await res.arrayBuffer().catch(() => undefined);
+    const res = await httpSend({ url, method: 'POST', body, timeoutMs: TIMEOUT_MS, maxBytes: 64 * 1024, headers: { 'content-type': 'application/json', 'paycore-signature': sig.header, 'paycore-notification-id': n.id.toString() } });
+    if (res.ok) status = res.answer.status;
+    else error = res.reason.slice(0, 500);
   } catch (e) {
     error = (e as Error).message.slice(0, 500);
   }
