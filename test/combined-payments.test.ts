@@ -169,6 +169,40 @@ describe('combined payments', () => {
     expect((await cardBalance(card)).principal).toBe(49_000);
   });
 
+  it('pays with one card alone in one transaction: a refusal is recorded and the order stays payable; the payment after it takes the fee, notifies and refunds', async () => {
+    const poor = await soldCard(500);
+    const rich = await soldCard(50_000);
+    const o = await order(1000, { methods: ['card'] });
+    const refused = await s.req('POST', cashier(o, '/pay'), { legs: [{ kind: 'card', card_id: poor, amount: 1000 }] });
+    expect(refused.status).toBe(422);
+    expect(refused.body.error.code).toBe('card_leg_failed');
+    let view = await ok('GET', `/v1/payment-orders/${o.order_no}`);
+    expect(view.status).toBe('created');
+    expect(view.failure_code).toMatch(/^card:/);
+    expect(view.legs.map((l: any) => [l.leg_no, l.status])).toEqual([[1, 'failed']]);
+    expect((await cardBalance(poor)).principal).toBe(500);
+
+    const paid = await s.req('POST', cashier(o, '/pay'), { legs: [{ kind: 'card', card_id: rich, amount: 1000 }] });
+    expect(paid.status, JSON.stringify(paid.body)).toBe(200);
+    expect(paid.body.status).toBe('succeeded');
+    view = await ok('GET', `/v1/payment-orders/${o.order_no}`);
+    expect(view.status).toBe('succeeded');
+    expect(view.fee).toBe(6); // 0.6% of 1000
+    expect(view.legs.map((l: any) => [l.leg_no, l.status])).toEqual([[1, 'failed'], [2, 'succeeded']]);
+    expect((await cardBalance(rich)).principal).toBe(49_000);
+    const notes = (await ok('GET', `/v1/merchant-notifications?merchant_id=${m.id}&limit=200`)).data.filter((x: unknown) => JSON.stringify(x).includes(o.order_no));
+    expect(notes).toHaveLength(1);
+
+    // Paid already: a second submit changes nothing.
+    const again = await s.req('POST', cashier(o, '/pay'), { legs: [{ kind: 'card', card_id: rich, amount: 1000 }] });
+    expect(again.body.error.code).toBe('order_already_paid');
+    expect((await cardBalance(rich)).principal).toBe(49_000);
+
+    const r = await m.signed('POST', `/v1/merchant/orders/${o.order_no}/refunds`, { merchant_refund_no: `R${o.order_no}`, amount: 400 });
+    expect(r.status, JSON.stringify(r.body)).toBeLessThan(300);
+    await until('the card refund', async () => (await cardBalance(rich)).principal === 49_400);
+  });
+
   it('keeps the ledger balanced', async () => {
     expect((await s.server.runtime.ledger.verify()).violations).toEqual([]);
   });

@@ -226,7 +226,7 @@ export function registerPaymentRoutes(app: App, deps: AppDeps & { cashierKey: Bu
         if (!l.method) throw new DomainError('invalid_legs', 'a channel leg needs a method');
         return { kind: 'channel', method: l.method as never, amountMinor: BigInt(l.amount), ...(l.bank_card ? { bankCard: l.bank_card as Record<string, string> } : {}) };
       });
-      const r = unwrap(await payments.payCombined({ orderId: o.id, legs }));
+      const r = unwrap(await payments.payCombined({ orderId: o.id, legs, order: o }));
       return { ...(await cashierState(r.order, r.legs)), action: r.action, legs: r.legs.map((l) => legDto(l)) };
     }
     if (!b.method) throw new DomainError('invalid_request', 'give method, or legs for a combined payment');

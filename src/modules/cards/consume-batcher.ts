@@ -28,17 +28,49 @@ import { legKey, mapLedgerCode, type Leg } from './money.js';
 import { consumeHash, consumeOneByOne, planConsume, type ConsumeInput } from './operations.js';
 import type { CardTransaction } from './types.js';
 
+/**
+ * A caller whose own records change in the same transaction as an attached consume (the payments
+ * checkout: the order, its leg and the merchant notification). All of it commits with the card
+ * records and the money, or none of it does.
+ */
+export interface BatchParticipant<D, R> {
+  /**
+   * Locks and checks the caller's records for its items, before the cards are locked. An item
+   * answered with a reason here is not consumed (`refused`); null lets it go on.
+   */
+  prepare(tx: LedgerTx, items: readonly D[]): Promise<(R | null)[]>;
+  /** Postings appended to the item's consume chain: they are made with the consume or not at all. */
+  extraTransfers(d: D): TransferRequest[];
+  /** The caller's writes for the items decided in this batch (consumed, or refused by the card or ledger). */
+  finish(tx: LedgerTx, done: readonly { data: D; result: CardsResult<CardTransaction> }[]): Promise<void>;
+}
+
+/**
+ * What an attached consume comes to: decided in the batch (the participant's writes made with it),
+ * refused by the participant, or not decidable in a batch (a PIN card, a card with pending work, a
+ * key race) — then nothing was written and the caller takes its one-by-one path.
+ */
+export type AttachedOutcome<R> = { kind: 'decided'; result: CardsResult<CardTransaction> } | { kind: 'refused'; reason: R } | { kind: 'unbatched' };
+
+interface Attachment {
+  participant: BatchParticipant<unknown, unknown>;
+  data: unknown;
+}
+
 interface Pending {
   inp: ConsumeInput;
+  attach?: Attachment;
   /** How many batches found its card held by another transaction. */
   deferrals: number;
-  resolve: (r: CardsResult<CardTransaction>) => void;
+  resolve: (r: never) => void;
   reject: (e: unknown) => void;
 }
 
 interface Decision {
   /** Answers to give once the transaction is durable. */
   outcomes: [Pending, CardsResult<CardTransaction>][];
+  /** Attached items their participant refused. */
+  refused: [Pending, unknown][];
   /** For the one-by-one path. */
   later: Pending[];
   /** Their card was held by another transaction. */
@@ -59,8 +91,21 @@ export class ConsumeBatcher {
 
   submit(inp: ConsumeInput): Promise<CardsResult<CardTransaction>> {
     return new Promise((resolve, reject) => {
-      this.enqueue({ inp, deferrals: 0, resolve, reject });
+      this.enqueue({ inp, deferrals: 0, resolve: resolve as (r: never) => void, reject });
     });
+  }
+
+  /** A consume decided together with the participant's own writes (see BatchParticipant). */
+  submitAttached<D, R>(inp: ConsumeInput, participant: BatchParticipant<D, R>, data: D): Promise<AttachedOutcome<R>> {
+    return new Promise((resolve, reject) => {
+      this.enqueue({ inp, attach: { participant: participant as BatchParticipant<unknown, unknown>, data }, deferrals: 0, resolve: resolve as (r: never) => void, reject });
+    });
+  }
+
+  /** Hands a request to the one-by-one path; an attached one goes back to its caller untouched. */
+  private oneByOne(p: Pending): void {
+    if (p.attach) (p.resolve as (r: AttachedOutcome<unknown>) => void)({ kind: 'unbatched' });
+    else consumeOneByOne(this.ctx, p.inp).then(p.resolve as (r: CardsResult<CardTransaction>) => void, p.reject);
   }
 
   private enqueue(p: Pending): void {
@@ -91,13 +136,14 @@ export class ConsumeBatcher {
       // A key of the batch was taken meanwhile (by another process, or for another card): nothing
       // was written, and the one-by-one path answers each key exactly.
       if (isUniqueViolation(e, 'card_transactions_idempotency_key_key')) {
-        for (const p of batch) consumeOneByOne(this.ctx, p.inp).then(p.resolve, p.reject);
+        for (const p of batch) this.oneByOne(p);
         return;
       }
       for (const p of batch) p.reject(e);
       return;
     }
-    for (const [p, r] of d.outcomes) p.resolve(r);
+    for (const [p, r] of d.outcomes) (p.resolve as (x: unknown) => void)(p.attach ? { kind: 'decided', result: r } : r);
+    for (const [p, reason] of d.refused) (p.resolve as (x: unknown) => void)({ kind: 'refused', reason });
     // A card another batch holds is tried again when a batch ends; one held too often (by a
     // one-by-one operation or another process) waits for its lock on the one-by-one path.
     for (const p of d.held) {
@@ -106,7 +152,7 @@ export class ConsumeBatcher {
       else if (this.inFlight > 1) this.deferred.push(p);
       else this.enqueue(p);
     }
-    for (const p of d.later) consumeOneByOne(this.ctx, p.inp).then(p.resolve, p.reject);
+    for (const p of d.later) this.oneByOne(p);
   }
 
   private decide(batch: Pending[]): Promise<Decision> {
@@ -115,9 +161,33 @@ export class ConsumeBatcher {
   }
 
   private async decideIn(tx: LedgerTx, batch: Pending[]): Promise<Decision> {
+    const d: Decision = { outcomes: [], refused: [], later: [], held: [] };
+    // Participants lock and check their own records first (the order before the card, as the
+    // payments module does everywhere); an item they refuse goes no further.
+    const groups = new Map<BatchParticipant<unknown, unknown>, Pending[]>();
+    for (const p of batch) if (p.attach) groups.set(p.attach.participant, [...(groups.get(p.attach.participant) ?? []), p]);
+    const refusedHere = new Set<Pending>();
+    for (const [part, ps] of groups) {
+      const answers = await part.prepare(tx, ps.map((p) => p.attach!.data));
+      ps.forEach((p, i) => {
+        if (answers[i] !== null && answers[i] !== undefined) {
+          d.refused.push([p, answers[i]]);
+          refusedHere.add(p);
+        }
+      });
+    }
+    if (refusedHere.size > 0) batch = batch.filter((p) => !refusedHere.has(p));
+    const done = await this.decideCards(tx, batch, d);
+    for (const [part] of groups) {
+      const mine = d.outcomes.filter(([p]) => p.attach?.participant === part).map(([p, result]) => ({ data: p.attach!.data, result }));
+      if (mine.length > 0) await part.finish(tx, mine);
+    }
+    return done;
+  }
+
+  private async decideCards(tx: LedgerTx, batch: Pending[], d: Decision): Promise<Decision> {
     const ctx = this.ctx;
     const c = tx.client;
-    const d: Decision = { outcomes: [], later: [], held: [] };
     const cardIds = [...new Set(batch.map((p) => p.inp.cardId))].sort((a, b) => (a < b ? -1 : 1));
     const { cards, held } = await store.lockFreeCards(c, cardIds);
     const heldIds = new Set(held);
@@ -172,8 +242,13 @@ export class ConsumeBatcher {
     const owner: number[] = [];
     planned.forEach((x, i) => {
       const legs = x.legs.filter((l) => l.amount > 0n);
-      legs.forEach((l, k) => {
-        reqs.push({ idempotencyKey: legKey(x.tx.id, l.leg), debitAccountId: l.debitAccountId, creditAccountId: l.creditAccountId, amount: l.amount, currency: 'CNY', code: l.code, linked: k < legs.length - 1, metadata: { card_tx: x.tx.id.toString() } });
+      const extra = x.p.attach ? x.p.attach.participant.extraTransfers(x.p.attach.data).filter((t) => t.amount === undefined || t.amount > 0n) : [];
+      const chain: TransferRequest[] = [
+        ...legs.map((l) => ({ idempotencyKey: legKey(x.tx.id, l.leg), debitAccountId: l.debitAccountId, creditAccountId: l.creditAccountId, amount: l.amount, currency: 'CNY', code: l.code, metadata: { card_tx: x.tx.id.toString() } })),
+        ...extra,
+      ];
+      chain.forEach((t, k) => {
+        reqs.push({ ...t, linked: k < chain.length - 1 });
         owner.push(i);
       });
     });

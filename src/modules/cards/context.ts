@@ -61,7 +61,7 @@ export interface Ctx extends CardsDeps {
   /** Hooks of every operation kind, for finishing operations left pending (set by the Cards facade). */
   recoveryHooks: Partial<Record<CardTxKind, KindHooks>>;
   /** Batches concurrent consume authorizations (set by the Cards facade). */
-  consumeBatcher?: { submit(inp: import('./operations.js').ConsumeInput): Promise<CardsResult<import('./types.js').CardTransaction>> };
+  consumeBatcher?: Pick<import('./consume-batcher.js').ConsumeBatcher, 'submit' | 'submitAttached'>;
 }
 
 export const CACHE_TTL_MS = 5_000;

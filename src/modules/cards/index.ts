@@ -16,7 +16,7 @@ import * as holds from './holds.js';
 import * as issuance from './issuance.js';
 import * as life from './lifecycle-ops.js';
 import { expireBonuses } from './bonus-expiry.js';
-import { ConsumeBatcher } from './consume-batcher.js';
+import { ConsumeBatcher, type BatchParticipant } from './consume-batcher.js';
 import * as offline from './offline.js';
 import * as ops from './operations.js';
 import * as products from './products.js';
@@ -24,6 +24,7 @@ import * as reports from './reports.js';
 import type { Card, CardProduct, CardStatus, CardTransaction, CardTxKind, HoldState } from './types.js';
 
 export type { Card, CardProduct, CardStatus, CardTransaction, CardTxKind, CardsDeps, CardsResult, HoldState, PaymentMethod };
+export type { AttachedOutcome, BatchParticipant } from './consume-batcher.js';
 export { DEFAULT_CARD_POLICY } from './domain/policy.js';
 export { maskedNumber } from './issuance.js';
 export { PURSE_LIMIT_MINOR } from './offline.js';
@@ -88,6 +89,10 @@ export class Cards {
   }
   consume(inp: ops.ConsumeInput) {
     return ops.consume(this.ctx, inp);
+  }
+  /** A consume made in one transaction with the participant's own writes (see BatchParticipant). */
+  consumeAttached<D, R>(inp: ops.ConsumeInput, participant: BatchParticipant<D, R>, data: D) {
+    return ops.consumeAttached(this.ctx, inp, participant, data);
   }
   voidConsume(inp: { cardId: bigint; idempotencyKey: string; transactionId: bigint }) {
     return ops.voidConsume(this.ctx, inp);

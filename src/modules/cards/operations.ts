@@ -1,4 +1,5 @@
 /** Online card transactions (联机): sale with initial load, recharge, consume, void (撤销) and refund. */
+import type { AttachedOutcome, BatchParticipant } from './consume-batcher.js';
 import type { PoolClient } from '../../kernel/db.js';
 import { businessDate } from '../../kernel/clock.js';
 import { fail, ok } from '../../kernel/errors.js';
@@ -203,6 +204,17 @@ export async function consume(ctx: Ctx, inp: ConsumeInput): Promise<CardsResult<
   const risk = await askRisk(ctx, inp);
   if (!risk.ok) return risk;
   return ctx.consumeBatcher ? ctx.consumeBatcher.submit(inp) : consumeOneByOne(ctx, inp);
+}
+
+/**
+ * A consume decided in a batch together with a participant's own writes (the payments checkout).
+ * `declined`: risk control refused it before anything was written.
+ */
+export async function consumeAttached<D, R>(ctx: Ctx, inp: ConsumeInput, participant: BatchParticipant<D, R>, data: D): Promise<AttachedOutcome<R> | { kind: 'declined'; result: CardsResult<never> }> {
+  if (!ctx.consumeBatcher) return { kind: 'unbatched' };
+  const risk = await askRisk(ctx, inp);
+  if (!risk.ok) return { kind: 'declined', result: risk };
+  return ctx.consumeBatcher.submitAttached(inp, participant, data);
 }
 
 /** The one-by-one consume path (PIN cards, cards with pending operations, and the batcher's fallbacks). */

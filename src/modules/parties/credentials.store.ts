@@ -89,9 +89,16 @@ export async function authLookup(db: Queryable, keyId: string): Promise<AuthRow 
   };
 }
 
-/** Records a nonce; false when this key already used it (a replay). */
+/**
+ * Records a nonce; false when this key already used it (a replay). Committed without waiting for
+ * its own WAL flush (one round trip, no fsync): a request that changes anything commits durably
+ * afterwards, which flushes the nonce too; one that changes nothing is harmless to replay.
+ */
 export async function recordNonce(db: Queryable, keyId: string, nonce: string): Promise<boolean> {
-  const r = await db.query('INSERT INTO request_nonces (key_id, nonce) VALUES ($1, $2) ON CONFLICT DO NOTHING', [keyId, nonce]);
+  const r = await db.query(
+    `WITH s AS (SELECT set_config('synchronous_commit', 'off', true)) INSERT INTO request_nonces (key_id, nonce) SELECT $1, $2 FROM s ON CONFLICT DO NOTHING`,
+    [keyId, nonce],
+  );
   return (r.rowCount ?? 0) === 1;
 }
 

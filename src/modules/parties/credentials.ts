@@ -12,6 +12,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { withTx } from '../../kernel/db.js';
 import { fail, ok } from '../../kernel/errors.js';
 import { Secret } from '../../kernel/secret.js';
+import { TtlCache } from '../../kernel/ttl-cache.js';
 import { SIGNATURE_ALGS, signRequest, verifySignature, type SignatureAlg } from '../../kernel/signature.js';
 import * as changes from './changes.store.js';
 import { sealContext, type Ctx, type PartiesResult } from './context.js';
@@ -65,6 +66,7 @@ export async function createCredential(ctx: Ctx, inp: CreateCredentialInput): Pr
     }, ctx.clock.now()));
   });
   if (!created.ok) return created;
+  notifyKeyCache(ctx).delete(inp.merchantId);
   ctx.log?.info({ merchantId: inp.merchantId.toString(), keyId, alg }, 'merchant credential created');
   return ok({ credential: created.value, secret });
 }
@@ -86,6 +88,7 @@ export async function revokeCredential(ctx: Ctx, inp: { merchantId: bigint; keyI
     const now = ctx.clock.now();
     const updated = await store.disableCredential(db, c.id, now);
     await changes.insertChange(db, ctx.nextId(), { entity: 'credential', entityId: c.keyId, field: 'status', oldValue: c.status, newValue: 'disabled', reason: reason.value, actor: inp.actor ?? '' }, now);
+    notifyKeyCache(ctx).delete(c.merchantId);
     ctx.log?.info({ merchantId: c.merchantId.toString(), keyId: c.keyId }, 'merchant credential disabled');
     return ok(updated);
   });
@@ -139,8 +142,20 @@ export function recordNonce(ctx: Ctx, keyId: string, nonce: string): Promise<boo
  * merchant verifies with the same secret), otherwise with Paycore's platform RSA key, created
  * on first use, whose public key the merchant fetches from GET /v1/platform-keys.
  */
+/**
+ * The key notifications are signed with, per merchant, read at most every 5 seconds (one is sent per
+ * payment): a credential created or revoked here takes effect at once, elsewhere within 5 seconds.
+ */
+const notifyKeys = new WeakMap<Ctx, TtlCache<bigint, { keyId: string; sealed: string } | undefined>>();
+
+function notifyKeyCache(ctx: Ctx): TtlCache<bigint, { keyId: string; sealed: string } | undefined> {
+  let c = notifyKeys.get(ctx);
+  if (!c) notifyKeys.set(ctx, (c = new TtlCache(5_000)));
+  return c;
+}
+
 export async function signNotification(ctx: Ctx, inp: { merchantId: bigint; method: string; pathWithQuery: string; body: string; now: Date }): Promise<{ header: string; keyId: string }> {
-  const hmac = await store.newestHmacSecret(ctx.pool, inp.merchantId);
+  const hmac = await notifyKeyCache(ctx).get(inp.merchantId, () => store.newestHmacSecret(ctx.pool, inp.merchantId));
   if (hmac) {
     const secret = ctx.vault.open(hmac.sealed, sealContext.credential(hmac.keyId));
     const s = signRequest({ method: inp.method, pathWithQuery: inp.pathWithQuery, body: inp.body, keyId: hmac.keyId, alg: 'HMAC-SHA256', secretOrPrivateKey: secret.reveal(), nowSeconds: inp.now.getTime() / 1000 });

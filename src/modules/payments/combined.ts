@@ -32,6 +32,7 @@ import { merchantPayable, payerBalance, postAll, warm, type Ctx, type PaymentsRe
 import { closeLeg, payable } from './pay.js';
 import { payChannelLeg } from './channel-leg.js';
 import * as store from './payments.store.js';
+import { checkoutWithOneCard } from './checkout.js';
 import { createCompensation } from './refunds.js';
 import { completeOrder, LIVE_LEG, postOrderFee } from './settle.js';
 import type { PaymentLeg, PaymentOrder } from './types.js';
@@ -49,8 +50,8 @@ export interface CombinedAnswer {
 
 const MAX_LEGS = 5;
 
-export async function payCombined(ctx: Ctx, inp: { orderId: bigint; legs: LegSpec[] }): Promise<PaymentsResult<CombinedAnswer>> {
-  const order = await store.getOrder(ctx.pool, inp.orderId);
+export async function payCombined(ctx: Ctx, inp: { orderId: bigint; legs: LegSpec[]; order?: PaymentOrder }): Promise<PaymentsResult<CombinedAnswer>> {
+  const order = inp.order?.id === inp.orderId ? inp.order : await store.getOrder(ctx.pool, inp.orderId);
   if (!order) return fail('order_not_found', `order ${inp.orderId} does not exist`);
   const can = payable(ctx, order);
   if (!can.ok) return can;
@@ -82,6 +83,11 @@ export async function payCombined(ctx: Ctx, inp: { orderId: bigint; legs: LegSpe
   for (const l of inp.legs) {
     if (l.kind === 'card' && !(await ctx.cards!.getCard(l.cardId)).ok) return bad(`card ${l.cardId} does not exist`);
   }
+  const only = inp.legs[0]!;
+  if (inp.legs.length === 1 && only.kind === 'card' && only.pin === undefined) {
+    const fast = await checkoutWithOneCard(ctx, order, only.cardId);
+    if (fast !== 'general') return fast;
+  }
   const now = ctx.clock.now();
   const base = existing.length;
   const rows = inp.legs.map((l, i) => ({
@@ -106,39 +112,8 @@ export async function payCombined(ctx: Ctx, inp: { orderId: bigint; legs: LegSpe
     if (l.kind === 'card' && l.pin) pins.set(rows[i]!.id, l.pin);
     if (l.kind === 'channel' && l.bankCard) channelExtras.set(rows[i]!.id, l.bankCard);
   });
-  const only = inp.legs[0]!;
-  if (inp.legs.length === 1 && only.kind === 'card' && existing.length === 0) return payWithOneCard(ctx, order, rows[0]!, only);
   const action = await driveCombined(ctx, order.id, { pins, channelExtras });
   return ok({ order: (await store.getOrder(ctx.pool, order.id))!, legs: await store.legsOf(ctx.pool, order.id), action });
-}
-
-/**
- * The checkout fast path: an order paid by one card alone. No saga is needed — the card is
- * consumed (batched with other checkouts), the fee posted (batched), and the order completed in
- * one durable transaction. The steps and keys are the saga's own (`leg:<id>:consume`,
- * `order:<id>:fee`), so after a crash the recovery job finishes it the general way.
- */
-async function payWithOneCard(ctx: Ctx, order: PaymentOrder, row: { id: bigint; legNo: number; amount: bigint; cardId: bigint | null; now: Date }, spec: Extract<LegSpec, { kind: 'card' }>): Promise<PaymentsResult<CombinedAnswer>> {
-  const r = await ctx.cards!.consume({ cardId: spec.cardId, idempotencyKey: `leg:${row.id}:consume`, amountMinor: row.amount, merchantId: order.merchantId, ...(spec.pin ? { pin: spec.pin } : {}) });
-  const now = ctx.clock.now();
-  if (!r.ok) {
-    // The attempt is on record (failed); the payer hears the card's own refusal.
-    await store.updateLeg(ctx.pool, row.id, { status: 'failed', failure_code: `card:${r.code}`.slice(0, 100), failure_message: r.message.slice(0, 500) }, now);
-    await store.updateOrder(ctx.pool, order.id, { status: 'created', failure_code: `card:${r.code}`.slice(0, 100) }, now);
-    return fail('card_leg_failed', r.message, { card_code: r.code });
-  }
-  await warm(ctx, order);
-  const fee = await postOrderFee(ctx, order);
-  await ctx.ledger.transaction(async (tx) => {
-    await store.updateLeg(tx.client, row.id, { status: 'succeeded', card_tx_id: r.value.id, paid_at: now }, now);
-    await completeOrder(ctx, tx, order, now, true);
-  });
-  const leg: PaymentLeg = {
-    id: row.id, orderId: order.id, legNo: row.legNo, kind: 'card', amount: row.amount, status: 'succeeded', channelAccountId: null, method: null, outTradeNo: null,
-    channelTradeNo: null, action: null, routeTrace: null, feeAmount: 0n, channelCost: 0n, cardId: spec.cardId, cardTxId: r.value.id, ledgerAccountId: null,
-    holdTransferId: null, refundedAmount: 0n, failureCode: null, failureMessage: null, queryAttempts: 0, nextQueryAt: null, paidAt: now, createdAt: row.now, updatedAt: now,
-  };
-  return ok({ order: { ...order, status: 'succeeded', feeAmount: fee, succeededAt: now, failureCode: null, updatedAt: now }, legs: [leg], action: null });
 }
 
 const busy = new Map<bigint, Promise<PayAction | null>>();

@@ -75,7 +75,8 @@ export class Payments {
   confirmSms(inp: { orderId: bigint; smsCode: string }) {
     return confirmSms(this.ctx, inp);
   }
-  payCombined(inp: { orderId: bigint; legs: LegSpec[] }) {
+  /** `order`: the order as the caller just read it (saves a read; everything is checked again under its lock). */
+  payCombined(inp: { orderId: bigint; legs: LegSpec[]; order?: PaymentOrder }) {
     return payCombined(this.ctx, inp);
   }
   /** The payer's current next step for an order (the cashier polls this). */

@@ -357,16 +357,16 @@ export async function claimDueNotifications(db: Queryable, now: Date, leaseUntil
 }
 
 export async function recordNotificationAttempt(db: Queryable, a: { id: bigint; notificationId: bigint; at: Date; httpStatus: number | null; error: string | null; durationMs: number; delivered: boolean; dead: boolean; nextAttemptAt: Date }): Promise<void> {
+  // One statement, committed without waiting for its WAL flush: lost in a crash, the attempt is
+  // simply made again (notifications are at least once, and carry their id for merchants to dedupe).
   await db.query(
-    `INSERT INTO merchant_notification_attempts (id, notification_id, attempted_at, http_status, error, duration_ms) VALUES ($1,$2,$3,$4,$5,$6)`,
-    [a.id, a.notificationId, a.at, a.httpStatus, a.error, a.durationMs],
-  );
-  await db.query(
-    `UPDATE merchant_notifications SET attempts = attempts + 1, last_status = $2, last_error = $3,
+    `WITH s AS (SELECT set_config('synchronous_commit', 'off', true)),
+     ins AS (INSERT INTO merchant_notification_attempts (id, notification_id, attempted_at, http_status, error, duration_ms) SELECT $8, $1, $6, $2, $3, $9 FROM s)
+     UPDATE merchant_notifications SET attempts = attempts + 1, last_status = $2, last_error = $3,
        status = CASE WHEN $4 THEN 'delivered' WHEN $5 THEN 'dead' ELSE 'pending' END,
        delivered_at = CASE WHEN $4 THEN $6 ELSE delivered_at END, next_attempt_at = $7
      WHERE id = $1 AND status = 'pending'`,
-    [a.notificationId, a.httpStatus, a.error, a.delivered, a.dead, a.at, a.nextAttemptAt],
+    [a.notificationId, a.httpStatus, a.error, a.delivered, a.dead, a.at, a.nextAttemptAt, a.id, a.durationMs],
   );
 }
 
@@ -418,4 +418,64 @@ export async function listAlerts(db: Queryable, f: { open?: boolean; orderId?: b
     [f.open ?? null, f.orderId ?? null, f.limit],
   );
   return (r.rows as Row[]).map((x) => ({ id: x['id'] as bigint, kind: x['kind'] as string, severity: x['severity'] as string, orderId: n<bigint>(x['order_id']), legId: n<bigint>(x['leg_id']), details: x['details'] as Record<string, unknown>, createdAt: x['created_at'] as Date, resolvedAt: n<Date>(x['resolved_at']) }));
+}
+
+/**
+ * The checkout batch (payments/checkout.ts): locks its orders, skipping any another transaction
+ * holds, and reports for each the status, expiry and legs so far (count, and whether one is live).
+ */
+export async function lockCheckoutOrders(db: Queryable, ids: readonly bigint[]): Promise<Map<bigint, { status: OrderStatus; expiresAt: Date; legs: number; live: boolean }>> {
+  const r = await db.query(
+    `WITH o AS (SELECT id, status, expires_at FROM payment_orders WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE SKIP LOCKED)
+     SELECT o.id, o.status, o.expires_at,
+            (SELECT count(*) FROM payment_legs l WHERE l.order_id = o.id)::int AS legs,
+            EXISTS (SELECT 1 FROM payment_legs l WHERE l.order_id = o.id AND l.status IN ('created', 'pending', 'unknown', 'held')) AS live
+     FROM o`,
+    [ids],
+  );
+  return new Map(r.rows.map((x: Row) => [x['id'] as bigint, { status: x['status'] as OrderStatus, expiresAt: x['expires_at'] as Date, legs: x['legs'] as number, live: x['live'] as boolean }]));
+}
+
+/** Card legs recorded already decided (the checkout batch): succeeded with their card transaction, or failed. */
+export async function insertDecidedCardLegs(db: Queryable, legs: readonly { id: bigint; orderId: bigint; legNo: number; amount: bigint; cardId: bigint; cardTxId: bigint | null; status: 'succeeded' | 'failed'; failureCode: string | null; failureMessage: string | null; now: Date }[]): Promise<void> {
+  if (legs.length === 0) return;
+  const col = <T>(f: (l: (typeof legs)[number]) => T): T[] => legs.map(f);
+  await db.query(
+    `INSERT INTO payment_legs (id, order_id, leg_no, kind, amount, status, card_id, card_tx_id, failure_code, failure_message, paid_at, created_at, updated_at)
+     SELECT id, order_id, leg_no, 'card', amount, status, card_id, card_tx_id, failure_code, failure_message, CASE WHEN status = 'succeeded' THEN at END, at, at
+     FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::bigint[], $5::text[], $6::bigint[], $7::bigint[], $8::text[], $9::text[], $10::timestamptz[])
+       AS t(id, order_id, leg_no, amount, status, card_id, card_tx_id, failure_code, failure_message, at)`,
+    [col((l) => l.id), col((l) => l.orderId), col((l) => l.legNo), col((l) => l.amount), col((l) => l.status), col((l) => l.cardId), col((l) => l.cardTxId), col((l) => l.failureCode), col((l) => l.failureMessage), col((l) => l.now)],
+  );
+}
+
+/** Orders the checkout batch paid: succeeded with their fee (only while still live). */
+export async function markOrdersSucceeded(db: Queryable, rows: readonly { id: bigint; fee: bigint }[], now: Date): Promise<void> {
+  if (rows.length === 0) return;
+  await db.query(
+    `UPDATE payment_orders o SET status = 'succeeded', fee_amount = t.fee, succeeded_at = $3, failure_code = NULL, updated_at = $3
+     FROM unnest($1::bigint[], $2::bigint[]) AS t(id, fee) WHERE o.id = t.id AND o.status IN ('created', 'processing', 'unknown')`,
+    [rows.map((r) => r.id), rows.map((r) => r.fee), now],
+  );
+}
+
+/** Orders whose checkout the card refused: they stay payable, with the refusal on record. */
+export async function markOrdersRefused(db: Queryable, rows: readonly { id: bigint; failureCode: string }[], now: Date): Promise<void> {
+  if (rows.length === 0) return;
+  await db.query(
+    `UPDATE payment_orders o SET failure_code = t.code, updated_at = $3 FROM unnest($1::bigint[], $2::text[]) AS t(id, code) WHERE o.id = t.id`,
+    [rows.map((r) => r.id), rows.map((r) => r.failureCode), now],
+  );
+}
+
+/** Several outbox rows in one statement (see enqueueNotification). */
+export async function enqueueNotifications(db: Queryable, xs: readonly { id: bigint; merchantId: bigint; orderId: bigint; eventType: string; url: string; payload: Record<string, unknown> }[], now: Date): Promise<void> {
+  if (xs.length === 0) return;
+  await db.query(
+    `INSERT INTO merchant_notifications (id, merchant_id, order_id, refund_id, event_type, url, payload, status, next_attempt_at, created_at)
+     SELECT id, merchant_id, order_id, NULL, event_type, url, payload, 'pending', $7, $7
+     FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::jsonb[]) AS t(id, merchant_id, order_id, event_type, url, payload)
+     ON CONFLICT DO NOTHING`,
+    [xs.map((x) => x.id), xs.map((x) => x.merchantId), xs.map((x) => x.orderId), xs.map((x) => x.eventType), xs.map((x) => x.url), xs.map((x) => JSON.stringify(x.payload)), now],
+  );
 }

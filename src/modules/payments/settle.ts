@@ -119,7 +119,7 @@ export function merchantFeeOf(ctx: Ctx, order: PaymentOrder): bigint {
   return channelFee(ctx.merchantFee ?? DEFAULT_MERCHANT_FEE, order.amount);
 }
 
-async function feePosting(ctx: Ctx, order: PaymentOrder, fee: bigint) {
+export async function feePosting(ctx: Ctx, order: PaymentOrder, fee: bigint) {
   const payable = await merchantPayable(ctx, order.merchantId);
   if (!payable.ok) throw new Error(payable.message);
   return { idempotencyKey: `order:${order.id}:fee`, debitAccountId: payable.value, creditAccountId: await feeIncomeAccount(ctx, order.currency), amount: fee, currency: order.currency, code: 'merchant_fee', metadata: { order: order.orderNo } };
