@@ -203,6 +203,29 @@ describe('combined payments', () => {
     await until('the card refund', async () => (await cardBalance(rich)).principal === 49_400);
   });
 
+  it('undoes a one-card checkout the ledger refuses after the batch recorded it: no leg paid, no fee, no notification', async () => {
+    const card = await soldCard(5_000);
+    const o = await order(1000, { methods: ['card'] });
+    // Frozen in the ledger behind the cards module's back: the batch plans the consume, the ledger refuses it.
+    const c = await s.server.runtime.cards!.getCard(BigInt(card));
+    if (!c.ok) throw new Error(c.message);
+    const acct = c.value.principalAccountId;
+    expect((await s.server.runtime.ledger.setAccountStatus({ id: acct, status: 'debit_frozen', reason: 'test' })).ok).toBe(true);
+    const r = await s.req('POST', cashier(o, '/pay'), { legs: [{ kind: 'card', card_id: card, amount: 1000 }] });
+    expect(r.status).toBe(422);
+    expect(r.body.error.code).toBe('card_leg_failed');
+    const view = await ok('GET', `/v1/payment-orders/${o.order_no}`);
+    expect([view.status, view.fee, view.succeeded_at]).toEqual(['created', 0, null]);
+    expect(view.legs.map((l: any) => l.status)).toEqual(['failed']);
+    const notes = (await ok('GET', `/v1/merchant-notifications?merchant_id=${m.id}&limit=200`)).data.filter((x: unknown) => JSON.stringify(x).includes(o.order_no));
+    expect(notes).toHaveLength(0);
+    expect((await cardBalance(card)).principal).toBe(5_000);
+    expect((await s.server.runtime.ledger.setAccountStatus({ id: acct, status: 'active', reason: 'test' })).ok).toBe(true);
+    const paid = await s.req('POST', cashier(o, '/pay'), { legs: [{ kind: 'card', card_id: card, amount: 1000 }] });
+    expect(paid.body.status, JSON.stringify(paid.body)).toBe('succeeded');
+    expect((await cardBalance(card)).principal).toBe(4_000);
+  });
+
   it('keeps the ledger balanced', async () => {
     expect((await s.server.runtime.ledger.verify()).violations).toEqual([]);
   });

@@ -41,8 +41,15 @@ export interface BatchParticipant<D, R> {
   prepare(tx: LedgerTx, items: readonly D[]): Promise<(R | null)[]>;
   /** Postings appended to the item's consume chain: they are made with the consume or not at all. */
   extraTransfers(d: D): TransferRequest[];
-  /** The caller's writes for the items decided in this batch (consumed, or refused by the card or ledger). */
-  finish(tx: LedgerTx, done: readonly { data: D; result: CardsResult<CardTransaction> }[]): Promise<void>;
+  /**
+   * The caller's writes for the items decided in this batch: consumed, or refused by the card.
+   * Called BEFORE the postings, as if the ledger accepted every consume — the merchant's payable
+   * account, which every consume credits, is locked from the postings to the commit, and nothing
+   * else should happen while it is.
+   */
+  record(tx: LedgerTx, done: readonly { data: D; result: CardsResult<CardTransaction> }[]): Promise<void>;
+  /** Items the ledger then refused after all (a balance taken meanwhile outside the batch): undo what `record` wrote as paid. */
+  amend(tx: LedgerTx, refused: readonly { data: D; result: CardsResult<CardTransaction> }[]): Promise<void>;
 }
 
 /**
@@ -177,12 +184,14 @@ export class ConsumeBatcher {
       });
     }
     if (refusedHere.size > 0) batch = batch.filter((p) => !refusedHere.has(p));
-    const done = await this.decideCards(tx, batch, d);
-    for (const [part] of groups) {
-      const mine = d.outcomes.filter(([p]) => p.attach?.participant === part).map(([p, result]) => ({ data: p.attach!.data, result }));
-      if (mine.length > 0) await part.finish(tx, mine);
-    }
-    return done;
+    return this.decideCards(tx, batch, d);
+  }
+
+  /** Hands each participant its decided items (see BatchParticipant.record / amend). */
+  private static async participants(tx: LedgerTx, outcomes: readonly [Pending, CardsResult<CardTransaction>][], phase: 'record' | 'amend'): Promise<void> {
+    const by = new Map<BatchParticipant<unknown, unknown>, { data: unknown; result: CardsResult<CardTransaction> }[]>();
+    for (const [p, result] of outcomes) if (p.attach) by.set(p.attach.participant, [...(by.get(p.attach.participant) ?? []), { data: p.attach.data, result }]);
+    for (const [part, items] of by) await part[phase](tx, items);
   }
 
   private async decideCards(tx: LedgerTx, batch: Pending[], d: Decision): Promise<Decision> {
@@ -237,7 +246,10 @@ export class ConsumeBatcher {
         legs: intent.legs,
       });
     }
-    if (planned.length === 0) return d;
+    if (planned.length === 0) {
+      await ConsumeBatcher.participants(tx, d.outcomes, 'record');
+      return d;
+    }
     const reqs: TransferRequest[] = [];
     const owner: number[] = [];
     planned.forEach((x, i) => {
@@ -258,19 +270,23 @@ export class ConsumeBatcher {
     // ledger refuses (a balance taken meanwhile outside the cards module) is marked failed after.
     const decided = planned.map((x) => ({ ...x.tx, status: 'succeeded' as const, failureCode: null }));
     await store.insertDecidedTxs(c, decided);
+    const answer = (x: (typeof planned)[number], code: CardsErrorCode | undefined): CardsResult<CardTransaction> => {
+      const { requestHash: _h, ...rest } = x.tx;
+      const done: CardTransaction = { ...rest, status: code ? 'failed' : 'succeeded', failureCode: code ?? null, refundedAmount: 0n, voided: false };
+      return code ? fail(code, 'the ledger refused the payment', { transaction_id: x.tx.id.toString() }) : ok(done);
+    };
+    await ConsumeBatcher.participants(tx, [...d.outcomes, ...planned.map((x): [Pending, CardsResult<CardTransaction>] => [x.p, answer(x, undefined)])], 'record');
     const r = await tx.createTransfers(reqs);
     if (!r.ok) throw new Error(`ledger refused the batch: ${r.code}`);
     const failures = new Map<number, CardsErrorCode>();
     r.value.forEach((o, j) => {
       if (!o.ok && (o.code !== 'linked_event_failed' || !failures.has(owner[j]!))) failures.set(owner[j]!, mapLedgerCode(o.code));
     });
-    if (failures.size > 0) await store.markTxsFailed(c, [...failures].map(([i, code]) => ({ id: planned[i]!.tx.id, code })));
-    planned.forEach((x, i) => {
-      const { requestHash: _h, ...rest } = x.tx;
-      const code = failures.get(i);
-      const done: CardTransaction = { ...rest, status: code ? 'failed' : 'succeeded', failureCode: code ?? null, refundedAmount: 0n, voided: false };
-      d.outcomes.push([x.p, code ? fail(code, 'the ledger refused the payment', { transaction_id: x.tx.id.toString() }) : ok(done)]);
-    });
+    if (failures.size > 0) {
+      await store.markTxsFailed(c, [...failures].map(([i, code]) => ({ id: planned[i]!.tx.id, code })));
+      await ConsumeBatcher.participants(tx, [...failures].map(([i, code]): [Pending, CardsResult<CardTransaction>] => [planned[i]!.p, answer(planned[i]!, code)]), 'amend');
+    }
+    planned.forEach((x, i) => d.outcomes.push([x.p, answer(x, failures.get(i))]));
     return d;
   }
 }

@@ -55,7 +55,7 @@ function participant(ctx: Ctx): BatchParticipant<Item, Refusal> {
       });
     },
     extraTransfers: (i) => (i.feeTransfer ? [i.feeTransfer] : []),
-    async finish(tx, done) {
+    async record(tx, done) {
       const now = ctx.clock.now();
       for (const x of done) x.data.at = now;
       await store.insertDecidedCardLegs(tx.client, done.map(({ data: i, result: r }) => ({
@@ -69,6 +69,10 @@ function participant(ctx: Ctx): BatchParticipant<Item, Refusal> {
         id: ctx.nextId(), merchantId: i.order.merchantId, orderId: i.order.id, eventType: 'payment.succeeded', url: i.order.notifyUrl,
         payload: { event: 'payment.succeeded', order: orderView(succeeded(i.order, i.fee, now)) },
       })), now);
+    },
+    async amend(tx, refused) {
+      // Recorded as paid a moment ago in this same transaction; nobody else has seen it.
+      await store.unrecordCardCheckouts(tx.client, refused.map(({ data: i, result: r }) => ({ legId: i.legId, orderId: i.order.id, failureCode: `card:${r.ok ? 'refused' : r.code}`.slice(0, 100) })), ctx.clock.now());
     },
   };
   participants.set(ctx, p);

@@ -479,3 +479,22 @@ export async function enqueueNotifications(db: Queryable, xs: readonly { id: big
     [xs.map((x) => x.id), xs.map((x) => x.merchantId), xs.map((x) => x.orderId), xs.map((x) => x.eventType), xs.map((x) => x.url), xs.map((x) => JSON.stringify(x.payload)), now],
   );
 }
+
+/** Undoes a checkout recorded as paid earlier in the same transaction, which the ledger then refused. */
+export async function unrecordCardCheckouts(db: Queryable, xs: readonly { legId: bigint; orderId: bigint; failureCode: string }[], now: Date): Promise<void> {
+  if (xs.length === 0) return;
+  const legs = xs.map((x) => x.legId);
+  const orders = xs.map((x) => x.orderId);
+  const codes = xs.map((x) => x.failureCode);
+  await db.query(
+    `UPDATE payment_legs l SET status = 'failed', failure_code = t.code, failure_message = 'the ledger refused the payment', paid_at = NULL, updated_at = $3
+     FROM unnest($1::bigint[], $2::text[]) AS t(id, code) WHERE l.id = t.id`,
+    [legs, codes, now],
+  );
+  await db.query(
+    `UPDATE payment_orders o SET status = 'created', fee_amount = 0, succeeded_at = NULL, failure_code = t.code, updated_at = $3
+     FROM unnest($1::bigint[], $2::text[]) AS t(id, code) WHERE o.id = t.id`,
+    [orders, codes, now],
+  );
+  await db.query(`DELETE FROM merchant_notifications WHERE order_id = ANY($1::bigint[]) AND event_type = 'payment.succeeded' AND status = 'pending' AND attempts = 0`, [orders]);
+}
