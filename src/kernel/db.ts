@@ -2,11 +2,42 @@
  * PostgreSQL access: the pool, transactions and the few type conversions we rely on.
  * int8 columns come back as bigint (money and ids never pass through a float).
  */
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 
 pg.types.setTypeParser(20, (v: string) => BigInt(v)); // int8
 const arrayParser = pg.types.arrayParser as unknown as { create(s: string, f: (x: string | null) => unknown): { parse(): unknown[] } };
 pg.types.setTypeParser(1016 as 20, (v: string) => arrayParser.create(v, (x) => (x === null ? null : BigInt(x))).parse()); // int8[]
+
+/**
+ * Every parameterised query runs as a named prepared statement, parsed and planned once per
+ * connection instead of once per call — on the payment path PostgreSQL otherwise spends much of
+ * its CPU in the parser and planner (seen in `perf`: base_yyparse, catalog lookups). The name is
+ * a hash of the text, so one name always means one text. Queries without parameters (BEGIN;
+ * SET ...; multi-statement scripts) keep the simple protocol. The number of distinct statements
+ * is bounded; past the bound, new texts run unnamed as before.
+ */
+const MAX_PREPARED = 2_000;
+const statementNames = new Map<string, string>();
+
+function statementName(text: string): string | undefined {
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    if (statementNames.size >= MAX_PREPARED) return undefined;
+    name = `pc_${createHash('sha1').update(text).digest('base64url')}`;
+    statementNames.set(text, name);
+  }
+  return name;
+}
+
+const clientQuery = pg.Client.prototype.query as (this: pg.Client, ...args: unknown[]) => unknown;
+(pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown }).query = function (this: pg.Client, config: unknown, values?: unknown, cb?: unknown) {
+  if (typeof config === 'string' && Array.isArray(values) && values.length > 0) {
+    const name = statementName(config);
+    if (name !== undefined) return clientQuery.call(this, { name, text: config }, values, cb);
+  }
+  return clientQuery.call(this, config, values, cb);
+};
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
