@@ -173,6 +173,8 @@ describe('combined payments', () => {
     const poor = await soldCard(500);
     const rich = await soldCard(50_000);
     const o = await order(1000, { methods: ['card'] });
+    const nosuch = await s.req('POST', cashier(o, '/pay'), { legs: [{ kind: 'card', card_id: '999999999999', amount: 1000 }] });
+    expect(nosuch.body.error.code).toBe('invalid_legs');
     const refused = await s.req('POST', cashier(o, '/pay'), { legs: [{ kind: 'card', card_id: poor, amount: 1000 }] });
     expect(refused.status).toBe(422);
     expect(refused.body.error.code).toBe('card_leg_failed');

@@ -55,7 +55,9 @@ function participant(ctx: Ctx): BatchParticipant<Item, Refusal> {
       });
     },
     extraTransfers: (i) => (i.feeTransfer ? [i.feeTransfer] : []),
-    async record(tx, done) {
+    async record(tx, all) {
+      // A card that does not exist is bad input: nothing is recorded for it.
+      const done = all.filter((x) => x.result.ok || x.result.code !== 'card_not_found');
       const now = ctx.clock.now();
       for (const x of done) x.data.at = now;
       await store.insertDecidedCardLegs(tx.client, done.map(({ data: i, result: r }) => ({
@@ -101,6 +103,7 @@ export async function checkoutWithOneCard(ctx: Ctx, order: PaymentOrder, cardId:
   if (out.kind === 'declined') {
     // Risk control said no before the batch: the attempt goes on record like any refused one.
     r = out.result;
+    if (!r.ok && r.code === 'card_not_found') return fail('invalid_legs', `card ${cardId} does not exist`);
     const recorded = await withTx(ctx.pool, async (c) => {
       const o = (await store.lockCheckoutOrders(c, [order.id])).get(order.id);
       if (!o || o.status !== 'created' || o.live) return false;
@@ -111,6 +114,7 @@ export async function checkoutWithOneCard(ctx: Ctx, order: PaymentOrder, cardId:
     });
     if (!recorded) return 'general';
   } else r = out.result;
+  if (!r.ok && r.code === 'card_not_found') return fail('invalid_legs', `card ${cardId} does not exist`);
   if (!r.ok) return fail('card_leg_failed', r.message, { card_code: r.code });
   const now = item.at ?? r.value.createdAt;
   const leg: PaymentLeg = {

@@ -68,6 +68,12 @@ export async function payCombined(ctx: Ctx, inp: { orderId: bigint; legs: LegSpe
   }
   if (new Set(inp.legs.filter((l) => l.kind === 'card').map((l) => (l as { cardId: bigint }).cardId)).size !== inp.legs.filter((l) => l.kind === 'card').length) return bad('a card appears twice');
   if (order.strategy === 'topup_then_pay' && channelLegs.length === 0) return bad('topup_then_pay needs a channel leg (it tops up the balance)');
+  // One card alone: the checkout fast path, which checks the order under its lock itself.
+  const only = inp.legs[0]!;
+  if (inp.legs.length === 1 && only.kind === 'card' && only.pin === undefined && ctx.cards) {
+    const fast = await checkoutWithOneCard(ctx, order, only.cardId);
+    if (fast !== 'general') return fast;
+  }
   const existing = await store.legsOf(ctx.pool, order.id);
   if (existing.some((l) => LIVE_LEG.includes(l.status) || l.status === 'held')) return fail('payment_in_progress', 'a payment of this order is in progress');
   // Balance legs must be the payer's own balance accounts.
@@ -82,11 +88,6 @@ export async function payCombined(ctx: Ctx, inp: { orderId: bigint; legs: LegSpe
   if (!ctx.cards && inp.legs.some((l) => l.kind === 'card')) return bad('cards are not enabled on this server');
   for (const l of inp.legs) {
     if (l.kind === 'card' && !(await ctx.cards!.getCard(l.cardId)).ok) return bad(`card ${l.cardId} does not exist`);
-  }
-  const only = inp.legs[0]!;
-  if (inp.legs.length === 1 && only.kind === 'card' && only.pin === undefined) {
-    const fast = await checkoutWithOneCard(ctx, order, only.cardId);
-    if (fast !== 'general') return fast;
   }
   const now = ctx.clock.now();
   const base = existing.length;
