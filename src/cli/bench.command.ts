@@ -4,6 +4,7 @@ import { runCardsBench } from '../../bench/cards.bench.js';
 import { runIdsBench } from '../../bench/ids.bench.js';
 import { runLedgerBench } from '../../bench/ledger.bench.js';
 import { runPaymentsBench } from '../../bench/payments.bench.js';
+import { runRiskBench } from '../../bench/risk.bench.js';
 import { loadConfig } from '../kernel/config.js';
 import { createPool } from '../kernel/db.js';
 import type { EmbeddedDb } from '../kernel/embedded-db.js';
@@ -83,5 +84,15 @@ export function registerBenchCommands(program: Command): void {
     .action(async (o: { databaseUrl?: string; accounts: number; concurrency: number; seconds: number; perRequest: number; hot: boolean }) => {
       const r = await runLedgerBench({ accounts: o.accounts, concurrency: o.concurrency, seconds: o.seconds, perRequest: o.perRequest, hot: o.hot, ...(o.databaseUrl ? { databaseUrl: o.databaseUrl } : {}) });
       process.stdout.write(json(r) + '\n');
+    });
+
+  bench
+    .command('risk')
+    .description('risk engine decisions in one process (rules, lists of 1,000,000 entries, 10 velocity windows)')
+    .option('--rules <r>', 'rules in the rule set', int, 500)
+    .option('--events <n>', 'events to decide', int, 200_000)
+    .option('--list-entries <n>', 'black/white/grey list entries', int, 1_000_000)
+    .action((o: { rules: number; events: number; listEntries: number }) => {
+      process.stdout.write(json(runRiskBench({ rules: o.rules, events: o.events, listEntries: o.listEntries })) + '\n');
     });
 }
