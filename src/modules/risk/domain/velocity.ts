@@ -3,6 +3,9 @@
  * with a window of W counts in the window of every later event at time u with t > u - W, and
  * includes itself: the window is (u - W, u]. An event exactly W old no longer counts.
  *
+ * Events that arrive late (timed before one already seen, e.g. from another process's clock) are
+ * answered exactly over their own window as long as they are less than a minute late.
+ *
  * Windows are identified by what they compute (kind, key, distinct target, span, filter), not by
  * the rule set that declares them, so a new version that keeps a window keeps its history, and a
  * shadow version shares the live one's windows.
@@ -33,10 +36,15 @@ export interface VelocityStore {
 }
 
 
+/** How long entries are kept past the window, to answer events that arrive late (clock skew between processes). */
+const LATE_GRACE_MS = 60_000;
+
 class Window {
   ts: number[] = [];
   vals: number[] = [];
   members: string[] = [];
+  /** Entries from `keep` on are stored; from `head` on they are in the current window. */
+  keep = 0;
   head = 0;
   sum = 0;
   distinct: Map<string, number> | undefined;
@@ -46,57 +54,54 @@ class Window {
   }
 
   get newest(): number {
-    return this.ts.length > this.head ? this.ts[this.ts.length - 1]! : -Infinity;
+    return this.ts.length > this.keep ? this.ts[this.ts.length - 1]! : -Infinity;
   }
 
-  private expire(before: number): void {
-    // Drops entries with ts <= before.
-    while (this.head < this.ts.length && this.ts[this.head]! <= before) {
-      this.sum -= this.vals[this.head]!;
-      if (this.distinct) {
-        const m = this.members[this.head]!;
-        const c = this.distinct.get(m)! - 1;
-        if (c === 0) this.distinct.delete(m);
-        else this.distinct.set(m, c);
-      }
-      this.head++;
+  private count(i: number, sign: 1 | -1): void {
+    this.sum += sign * this.vals[i]!;
+    if (this.distinct) {
+      const m = this.members[i]!;
+      const c = (this.distinct.get(m) ?? 0) + sign;
+      if (c === 0) this.distinct.delete(m);
+      else this.distinct.set(m, c);
     }
-    if (this.head > 1024 && this.head * 2 > this.ts.length) {
-      this.ts = this.ts.slice(this.head);
-      this.vals = this.vals.slice(this.head);
-      if (this.distinct) this.members = this.members.slice(this.head);
-      this.head = 0;
+  }
+
+  private expire(windowStart: number, keepFrom: number): void {
+    // The window's running totals cover entries with ts > windowStart.
+    while (this.head < this.ts.length && this.ts[this.head]! <= windowStart) this.count(this.head++, -1);
+    while (this.keep < this.head && this.ts[this.keep]! <= keepFrom) this.keep++;
+    if (this.keep > 1024 && this.keep * 2 > this.ts.length) {
+      this.ts = this.ts.slice(this.keep);
+      this.vals = this.vals.slice(this.keep);
+      if (this.distinct) this.members = this.members.slice(this.keep);
+      this.head -= this.keep;
+      this.keep = 0;
     }
   }
 
   add(o: Observation): number {
-    const inOrder = o.at >= this.newest;
-    if (inOrder) {
+    if (o.at >= this.newest) {
       this.ts.push(o.at);
       this.vals.push(o.value);
-      if (this.distinct) {
-        this.members.push(o.member);
-        this.distinct.set(o.member, (this.distinct.get(o.member) ?? 0) + 1);
-      }
-      this.sum += o.value;
-      this.expire(o.at - o.windowMs);
+      if (this.distinct) this.members.push(o.member);
+      this.count(this.ts.length - 1, 1);
+      this.expire(o.at - o.windowMs, o.at - o.windowMs - LATE_GRACE_MS);
       return this.distinct ? this.distinct.size : o.kind === 'count' ? this.ts.length - this.head : this.sum;
     }
-    // Late (an event timed before one already seen): inserted in order, answered by a scan of its
-    // own window (u - W, u].
+    // Late (timed before an event already seen): stored in time order and answered by a scan of its
+    // own window (t - W, t] over what is kept (the window plus a grace period).
     let i = this.ts.length;
-    while (i > this.head && this.ts[i - 1]! > o.at) i--;
+    while (i > this.keep && this.ts[i - 1]! > o.at) i--;
     this.ts.splice(i, 0, o.at);
     this.vals.splice(i, 0, o.value);
-    this.sum += o.value;
-    if (this.distinct) {
-      this.members.splice(i, 0, o.member);
-      this.distinct.set(o.member, (this.distinct.get(o.member) ?? 0) + 1);
-    }
+    if (this.distinct) this.members.splice(i, 0, o.member);
+    if (i < this.head) this.head++; // older than the current window: kept, not counted
+    else this.count(i, 1);
     let count = 0;
     let sum = 0;
     const seen = new Set<string>();
-    for (let j = this.head; j < this.ts.length; j++) {
+    for (let j = this.keep; j < this.ts.length; j++) {
       const t = this.ts[j]!;
       if (t <= o.at - o.windowMs || t > o.at) continue;
       count++;
