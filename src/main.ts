@@ -17,6 +17,7 @@ import { Ledger } from './modules/ledger/index.js';
 import { Parties } from './modules/parties/index.js';
 import { Cards } from './modules/cards/index.js';
 import { Channels } from './modules/channels/index.js';
+import { Risk } from './modules/risk/index.js';
 import { Payments } from './modules/payments/index.js';
 
 export const VERSION: string = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
@@ -35,6 +36,7 @@ export interface Runtime {
   cards: Cards;
   channels: Channels;
   payments: Payments;
+  risk: Risk;
   /** Where channels and payers reach this server; set by the server once it listens (or PAYCORE_PUBLIC_URL). */
   publicUrl: { value: string };
   close(): Promise<void>;
@@ -62,6 +64,7 @@ export async function openRuntime(over: ConfigOverrides = {}, opts: OpenOptions 
   const { url, embedded } = await openDatabase(config, log);
   const pool = createPool(url, { max: opts.poolMax ?? 20 });
   const pools: Pool[] = [];
+  const closers: (() => Promise<void>)[] = [];
   try {
     if (opts.migrate !== false) {
       const m = await migrate(pool);
@@ -78,7 +81,18 @@ export async function openRuntime(over: ConfigOverrides = {}, opts: OpenOptions 
     // Card operations hold a card's row lock on a connection of their own pool (see cards/context.ts).
     const cardLockPool = createPool(url, { max: 16, applicationName: 'paycore-card-locks' });
     pools.push(cardLockPool);
-    const cards = new Cards({ pool, lockPool: cardLockPool, clock, nextId, ledger, parties, masterKey: config.masterKey, businessTimeZone: config.businessTimeZone, log });
+    // The risk engine (风控) is asked before every card consume and checkout (docs/risk.md).
+    const risk = new Risk({ pool, clock, nextId, log });
+    await risk.start();
+    closers.push(() => risk.close());
+    const cards = new Cards({
+      pool, lockPool: cardLockPool, clock, nextId, ledger, parties, masterKey: config.masterKey, businessTimeZone: config.businessTimeZone, log,
+      authorize: async (e) => {
+        const d = await risk.decide({ id: `card:${e.idempotencyKey}`, kind: 'card_consume', at: clock.nowMs(), amount: e.amountMinor, card: e.cardId.toString(), merchant: e.merchantId.toString(), ...(e.terminalId ? { device: e.terminalId } : {}) });
+        // A terminal cannot step up or wait for a case: anything but accept declines the consume.
+        return d.action === 'accept' ? 'accept' : 'reject';
+      },
+    });
     const channels = new Channels({ pool, clock, nextId, ledger, parties, masterKey: config.masterKey, log, requestTimeoutMs: config.channelTimeoutMs });
     const publicUrl = { value: config.publicUrl ?? `http://127.0.0.1:${config.port}` };
     const payments = new Payments({
@@ -87,10 +101,11 @@ export async function openRuntime(over: ConfigOverrides = {}, opts: OpenOptions 
     });
     log.info({ database: redactUrl(url), embedded: embedded !== undefined, workerId: lease.workerId }, 'runtime ready');
     return {
-      config, log, clock, pool, databaseUrl: url, embedded, lease, nextId, ledger, parties, cards, channels, payments, publicUrl,
+      config, log, clock, pool, databaseUrl: url, embedded, lease, nextId, ledger, parties, cards, channels, payments, risk, publicUrl,
       async close() {
         payments.close();
         cards.close();
+        for (const c of closers) await c();
         await ledger.close();
         await lease.release();
         for (const p of pools) await p.end();
@@ -99,6 +114,7 @@ export async function openRuntime(over: ConfigOverrides = {}, opts: OpenOptions 
       },
     };
   } catch (e) {
+    for (const c of closers) await c().catch(() => undefined);
     for (const p of pools) await p.end().catch(() => undefined);
     await pool.end().catch(() => undefined);
     await embedded?.stop().catch(() => undefined);

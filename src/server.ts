@@ -30,6 +30,7 @@ export async function startServer(over: ConfigOverrides = {}): Promise<Server> {
       parties: runtime.parties,
       cards: runtime.cards,
       payments: runtime.payments,
+      risk: runtime.risk,
       channels: runtime.channels,
       cashierKey: config.masterKey.deriveKey('cashier-links'),
       publicBaseUrl: () => runtime.publicUrl.value,

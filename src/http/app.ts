@@ -28,7 +28,9 @@ import { registerPartiesRoutes } from './routes/parties.routes.js';
 import { registerCardRoutes } from './routes/cards.routes.js';
 import { registerPaymentRoutes } from './routes/payments.routes.js';
 import type { Channels } from '../modules/channels/index.js';
+import type { Risk } from '../modules/risk/index.js';
 import type { Payments } from '../modules/payments/index.js';
+import { registerRiskRoutes } from './routes/risk.routes.js';
 import { registerSystemRoutes } from './routes/system.routes.js';
 
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
@@ -48,6 +50,8 @@ export interface AppDeps {
   /** Payments and channels; their routes (merchant orders, cashier, channel notifications) are registered when both are given. */
   payments?: Payments;
   channels?: Channels;
+  /** The risk engine (风控); its routes are registered when it is given. */
+  risk?: Risk;
   /** Key for the cashier links' tokens, and where channels and payers reach this server. */
   cashierKey?: Buffer;
   publicBaseUrl?: () => string;
@@ -183,5 +187,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   if (deps.parties) registerPartiesRoutes(app, deps, deps.parties);
   if (deps.cards) registerCardRoutes(app, deps, deps.cards);
   if (deps.payments && deps.channels) registerPaymentRoutes(app, { ...deps, cashierKey: deps.cashierKey ?? Buffer.alloc(32), publicBaseUrl: deps.publicBaseUrl ?? (() => '') }, deps.payments, deps.channels);
+  if (deps.risk) registerRiskRoutes(app, deps, deps.risk);
   return app;
 }

@@ -33,7 +33,7 @@ export interface CardsDeps {
    */
   /** Authorize concurrent consumes in batches (default true); false keeps the one-by-one path. */
   batchConsumes?: boolean;
-  authorize?: (event: { cardId: bigint; productId: bigint; merchantId: bigint; amountMinor: bigint; terminalId: string | null }) => Promise<'accept' | 'reject'>;
+  authorize?: (event: { idempotencyKey: string; cardId: bigint; productId: bigint; merchantId: bigint; amountMinor: bigint; terminalId: string | null }) => Promise<'accept' | 'reject'>;
   masterKey: MasterKey;
   businessTimeZone: string;
   log?: Logger;

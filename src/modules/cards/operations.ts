@@ -192,11 +192,11 @@ async function checkPin(ctx: Ctx, c: PoolClient, card: Card, pin: Secret | undef
  * may be a network call, and no card lock or connection should be held while it answers. (A retry
  * of an authorized key asks again.)
  */
-export async function askRisk(ctx: Ctx, inp: { cardId: bigint; merchantId: bigint; amountMinor: bigint; terminalId?: string }): Promise<CardsResult<void>> {
+export async function askRisk(ctx: Ctx, inp: { idempotencyKey: string; cardId: bigint; merchantId: bigint; amountMinor: bigint; terminalId?: string }): Promise<CardsResult<void>> {
   if (!ctx.authorize) return ok(undefined);
   const card = await store.getCard(ctx.pool, inp.cardId);
   if (!card) return fail('card_not_found', `card ${inp.cardId} does not exist`);
-  const decision = await ctx.authorize({ cardId: card.id, productId: card.productId, merchantId: inp.merchantId, amountMinor: inp.amountMinor, terminalId: inp.terminalId ?? null });
+  const decision = await ctx.authorize({ idempotencyKey: inp.idempotencyKey, cardId: card.id, productId: card.productId, merchantId: inp.merchantId, amountMinor: inp.amountMinor, terminalId: inp.terminalId ?? null });
   return decision === 'accept' ? ok(undefined) : fail('risk_rejected', 'the payment was declined by risk control');
 }
 

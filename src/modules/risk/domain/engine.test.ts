@@ -46,7 +46,7 @@ describe('rule set validation', () => {
 
 describe('exact sliding windows', () => {
   const W = 60_000;
-  const o = (kind: Observation['kind'], at: number, value = 1, member = ''): Observation => ({ window: `${kind}|k|${W}`, kind, windowMs: W, key: 'k', at, value, member, eventId: `e${at}${member}` });
+  const o = (kind: Observation['kind'], at: number, value = 1, member = ''): Observation => ({ window: `${kind}|k|${W}`, kind, windowMs: W, key: 'k', at, value, member, eventId: `e${at}${member}`, add: true });
 
   it('counts (u - W, u]: an event exactly W old no longer counts', () => {
     const s = new MemoryVelocityStore();
@@ -130,6 +130,19 @@ describe('decisions', () => {
     // Three small payments on one card: tx_score = (100 + 0) / 2 = 50, under the threshold; a large fourth: 100.
     for (let i = 0; i < 3; i++) run(s, l, { id: `k${i}`, kind: 'payment', at: 300 + i, amount: 10n, card: 'k' });
     expect(run(s, l, { id: 'k3', kind: 'payment', at: 310, amount: 5_000n, card: 'k' })).toMatchObject({ action: 'challenge', rule: 'score:tx_score', scores: { tx_score: 100 } });
+  });
+});
+
+describe('filtered windows', () => {
+  it('an event the filter excludes is not counted but reads the window as it stands', () => {
+    const set = compileRuleSet(minimal([], { velocity: [{ name: 'tiny', kind: 'count', key: 'merchant', window: '10m', where: 'amount < 100' }] }));
+    const store = new MemoryVelocityStore();
+    const at = (i: number, amount: bigint) => {
+      const ev: RiskEvent = { id: `f${i}`, kind: 'payment', at: 1_000 + i, amount, merchant: 'm' };
+      const base = baseContext(ev);
+      return decide(set, ev, base, store.observe(observationsFor(set.velocity, ev, base)), new ListIndex()).features['tiny'];
+    };
+    expect([at(1, 50n), at(2, 60n), at(3, 500n), at(4, 10n), at(5, 900n)]).toEqual([1, 2, 2, 3, 3]);
   });
 });
 

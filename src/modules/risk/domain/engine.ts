@@ -59,7 +59,7 @@ export interface Decision {
 
 const STRING_FIELDS = Object.entries(EVENT_FIELDS).filter(([, t]) => t === 'string').map(([k]) => k);
 
-/** The observations an event makes in the given windows (a window whose key the event lacks is skipped). */
+/** The observations an event makes in the given windows (a window whose key the event lacks is skipped: its value is 0). */
 export function observationsFor(windows: readonly CompiledVelocity[], ev: RiskEvent, base: Record<string, unknown>): (Observation | null)[] {
   return windows.map((v) => {
     let key: string;
@@ -71,11 +71,11 @@ export function observationsFor(windows: readonly CompiledVelocity[], ev: RiskEv
       if (parts.some((p) => p === '')) return null;
       key = parts.join('\u0001');
     }
-    if (v.filter && v.filter(base) !== true) return null;
     const member = v.kind === 'distinct' ? ((ev[v.of!] as string | undefined) ?? '') : '';
-    if (v.kind === 'distinct' && member === '') return null;
+    // An event the window does not count (its filter, or no member to count) still reads its value.
+    const add = !(v.filter && v.filter(base) !== true) && !(v.kind === 'distinct' && member === '');
     const value = v.kind === 'sum' ? Number(ev.amount) : 1;
-    return { window: v.id, kind: v.kind, windowMs: v.windowMs, key, at: ev.at, value, member, eventId: ev.id };
+    return { window: v.id, kind: v.kind, windowMs: v.windowMs, key, at: ev.at, value, member, eventId: ev.id, add };
   });
 }
 

@@ -84,8 +84,19 @@ export interface ThresholdSpec {
   action: Exclude<Action, 'accept'>;
 }
 
+export interface BreakerSpec {
+  /** A scorecard (the merchant's anomaly score). */
+  score: string;
+  at_least: number;
+  /** hold: new transactions go to review; refuse: they are rejected. */
+  mode: 'hold' | 'refuse';
+}
+
 export interface RuleSetDoc {
   name: string;
+  description?: string;
+  /** The merchant circuit breaker (熔断): trips when the score reaches the threshold. */
+  breaker?: BreakerSpec;
   velocity?: VelocitySpec[];
   features?: FeatureSpec[];
   scorecards?: ScorecardSpec[];
@@ -220,7 +231,7 @@ function checkName(path: string, name: unknown, taken: Set<string>): string {
 export function compileRuleSet(raw: unknown): CompiledRuleSet {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new RuleSetError('$', 'a rule set is a JSON object');
   const doc = raw as RuleSetDoc;
-  for (const k of Object.keys(doc)) if (!['name', 'velocity', 'features', 'scorecards', 'rules', 'thresholds', 'description'].includes(k)) throw new RuleSetError(`$.${k}`, 'unknown field');
+  for (const k of Object.keys(doc)) if (!['name', 'velocity', 'features', 'scorecards', 'rules', 'thresholds', 'description', 'breaker'].includes(k)) throw new RuleSetError(`$.${k}`, 'unknown field');
   if (typeof doc.name !== 'string' || doc.name.length < 1 || doc.name.length > 100) throw new RuleSetError('$.name', '1-100 characters');
   const arr = <T>(v: T[] | undefined, path: string, max: number): T[] => {
     if (v === undefined) return [];
@@ -334,6 +345,13 @@ export function compileRuleSet(raw: unknown): CompiledRuleSet {
     if (!ACTIONS.includes(t.action) || (t.action as Action) === 'accept') throw new RuleSetError(`${p}.action`, 'challenge, review or reject');
     return t;
   });
+  if (doc.breaker !== undefined) {
+    const b = doc.breaker;
+    if (!b || typeof b !== 'object') throw new RuleSetError('$.breaker', 'an object');
+    if (!scorecards.some((x) => x.name === b.score)) throw new RuleSetError('$.breaker.score', `unknown scorecard ${String(b.score)}`);
+    if (typeof b.at_least !== 'number' || b.at_least < 1 || b.at_least > 100) throw new RuleSetError('$.breaker.at_least', '1-100');
+    if (b.mode !== 'hold' && b.mode !== 'refuse') throw new RuleSetError('$.breaker.mode', 'hold or refuse');
+  }
   // The most severe action first: a score past several thresholds takes the strictest.
   thresholds.sort((a, b) => ACTIONS.indexOf(b.action) - ACTIONS.indexOf(a.action) || b.at_least - a.at_least);
   return { doc, velocity, features, scorecards, rules, thresholds, maxWindowMs: Math.max(0, ...velocity.map((v) => v.windowMs)), slots, slotTypes: [...slots.keys()].map((k) => types.get(k)!), index: buildIndex(rules) };

@@ -26,6 +26,8 @@ export interface Observation {
   member: string;
   /** The event's id (a store that keeps members by id needs it unique). */
   eventId: string;
+  /** false: the event does not count in this window (its filter said no); only read the value at `at`. */
+  add: boolean;
 }
 
 /** Both stores answer the same values for the same observations (tested against each other). */
@@ -81,6 +83,7 @@ class Window {
   }
 
   add(o: Observation): number {
+    if (!o.add) return this.read(o);
     if (o.at >= this.newest) {
       this.ts.push(o.at);
       this.vals.push(o.value);
@@ -98,6 +101,20 @@ class Window {
     if (this.distinct) this.members.splice(i, 0, o.member);
     if (i < this.head) this.head++; // older than the current window: kept, not counted
     else this.count(i, 1);
+    return this.scan(o);
+  }
+
+  /** The window's value at `o.at` without adding anything. */
+  private read(o: Observation): number {
+    if (o.at >= this.newest) {
+      this.expire(o.at - o.windowMs, o.at - o.windowMs - LATE_GRACE_MS);
+      return this.distinct ? this.distinct.size : o.kind === 'count' ? this.ts.length - this.head : this.sum;
+    }
+    return this.scan(o);
+  }
+
+  /** The value over (t - W, t] by a scan of what is kept. */
+  private scan(o: Observation): number {
     let count = 0;
     let sum = 0;
     const seen = new Set<string>();
@@ -131,7 +148,13 @@ export class MemoryVelocityStore implements VelocityStore {
       let byKey = this.windows.get(o.window);
       if (!byKey) this.windows.set(o.window, (byKey = new Map()));
       let w = byKey.get(o.key);
-      if (!w) byKey.set(o.key, (w = new Window(o.kind)));
+      if (!w) {
+        if (!o.add) {
+          out[i] = 0;
+          continue;
+        }
+        byKey.set(o.key, (w = new Window(o.kind)));
+      }
       out[i] = w.add(o);
     }
     if (at > 0) this.sweep(at, 4);

@@ -1,0 +1,438 @@
+/**
+ * The real-time risk engine (风控): the live rule set version (hot-swapped by reference: a decision
+ * uses one version from start to end), an optional shadow version decided beside it and logged
+ * only, the lists, the velocity store, merchant circuit breakers, cases, and the decision log.
+ *
+ * The decision path touches no database: rule sets, lists and breakers are in memory and follow the
+ * database (changes made here apply at once; other processes pick them up within `pollMs`). The
+ * log of decisions is written behind them in batches (at most ~200 ms of it is lost in a crash);
+ * what must not be lost — a case, a breaker trip — is written before the answer.
+ */
+import { performance } from 'node:perf_hooks';
+import type { Clock } from '../../kernel/clock.js';
+import { withTx, type Pool } from '../../kernel/db.js';
+import { fail, ok, type Result } from '../../kernel/errors.js';
+import type { Logger } from '../../kernel/logger.js';
+import { baseContext, decide, observationsFor, type Decision, type RiskEvent } from './domain/engine.js';
+import { ListIndex } from './domain/lists.js';
+import { compileRuleSet, ENTITIES, LIST_KINDS, RuleSetError, type CompiledRuleSet, type CompiledVelocity, type Entity, type ListKind } from './domain/ruleset.js';
+import { MemoryVelocityStore, type Observation, type VelocityStore } from './domain/velocity.js';
+import * as store from './risk.store.js';
+
+export { compileRuleSet, RuleSetError, type CompiledRuleSet, type RuleSetDoc } from './domain/ruleset.js';
+export type { Decision, RiskEvent } from './domain/engine.js';
+export { MemoryVelocityStore, type VelocityStore } from './domain/velocity.js';
+export { DEFAULT_RULE_PACK } from './default-pack.js';
+export type { BreakerRow, CaseRow, DecisionRow, ListEntryRow, RuleSetRow } from './risk.store.js';
+
+export type RiskErrorCode =
+  | 'invalid_rule_set' | 'rule_set_not_found' | 'rule_set_retired' | 'invalid_list_entry' | 'list_entry_not_found'
+  | 'case_not_found' | 'case_already_decided' | 'breaker_not_tripped' | 'invalid_backtest';
+export type RiskResult<T> = Result<T, RiskErrorCode>;
+
+export interface RiskDeps {
+  pool: Pool;
+  clock: Clock;
+  nextId: () => bigint;
+  log?: Logger;
+  /** Default: in memory (one process). Several processes share a Redis store. */
+  velocity?: VelocityStore;
+  /** How often other processes' changes (versions, lists, breakers) are picked up. Default 1 s. */
+  pollMs?: number;
+}
+
+export interface RiskAnswer extends Decision {
+  decisionId: bigint;
+  /** The rule set version that decided (0: none is active; everything is accepted). */
+  version: number;
+  latencyUs: number;
+  caseId: bigint | null;
+  shadow: { version: number; action: Decision['action']; rule: string | null } | null;
+}
+
+/** What a `review` case stands for, so that its decision can be carried out. */
+export interface CaseSubject {
+  kind: string;
+  id: string;
+}
+
+type Loaded = { version: number; set: CompiledRuleSet };
+
+const EMPTY_VELOCITY: number[] = [];
+
+export class Risk {
+  private live: Loaded | null = null;
+  private shadowSet: Loaded | null = null;
+  readonly lists = new ListIndex();
+  private listSeq = 0n;
+  private readonly velocity: VelocityStore;
+  private readonly breakers = new Map<string, store.BreakerRow>();
+  private logBuffer: store.DecisionRow[] = [];
+  private flushing: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly compiled = new Map<number, CompiledRuleSet>();
+  private readonly caseHandlers = new Map<string, (c: store.CaseRow, approved: boolean) => Promise<void>>();
+
+  constructor(private readonly deps: RiskDeps) {
+    this.velocity = deps.velocity ?? new MemoryVelocityStore();
+  }
+
+  async start(): Promise<void> {
+    await this.refresh();
+    const every = this.deps.pollMs ?? 1_000;
+    this.timer = setInterval(() => {
+      void this.refresh().catch((e: Error) => this.deps.log?.warn({ err: e.message }, 'risk refresh failed'));
+      void this.flush();
+    }, Math.min(every, 200));
+    this.timer.unref();
+    this.pollEvery = every;
+  }
+
+  private pollEvery = 1_000;
+  private lastPoll = 0;
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.flush();
+    await this.velocity.close?.();
+  }
+
+  /** Picks up versions, list changes and breakers changed elsewhere (also called at start). */
+  async refresh(force = false): Promise<void> {
+    const now = Date.now();
+    if (!force && now - this.lastPoll < this.pollEvery) return;
+    this.lastPoll = now;
+    const v = await store.liveVersions(this.deps.pool);
+    this.live = v.active === null ? null : this.live?.version === v.active ? this.live : { version: v.active, set: await this.compiledVersion(v.active) };
+    this.shadowSet = v.shadow === null ? null : this.shadowSet?.version === v.shadow ? this.shadowSet : { version: v.shadow, set: await this.compiledVersion(v.shadow) };
+    for (;;) {
+      const changes = await store.listChangesSince(this.deps.pool, this.listSeq, 50_000);
+      for (const e of changes) {
+        if (e.removedAt) this.lists.remove(e.list, e.entity, e.value);
+        else this.lists.put({ kind: e.list, entity: e.entity, value: e.value, expiresAt: e.expiresAt?.getTime() ?? null });
+        if (e.seq > this.listSeq) this.listSeq = e.seq;
+      }
+      if (changes.length < 50_000) break;
+    }
+    const tripped = await store.trippedBreakers(this.deps.pool);
+    this.breakers.clear();
+    for (const b of tripped) this.breakers.set(b.merchant, b);
+  }
+
+  private async compiledVersion(version: number): Promise<CompiledRuleSet> {
+    const have = this.compiled.get(version);
+    if (have) return have;
+    const row = await store.getRuleSet(this.deps.pool, version);
+    if (!row) throw new Error(`rule set version ${version} is missing`);
+    const set = compileRuleSet(row.document);
+    this.compiled.set(version, set);
+    return set;
+  }
+
+  // ---- rule set versions ------------------------------------------------------------------------
+
+  /** Validates and stores a new version (a draft). An invalid document is refused with the path of the problem. */
+  async uploadRuleSet(inp: { document: unknown; actor?: string }): Promise<RiskResult<store.RuleSetRow>> {
+    let set: CompiledRuleSet;
+    try {
+      set = compileRuleSet(inp.document);
+    } catch (e) {
+      if (e instanceof RuleSetError) return fail('invalid_rule_set', e.message, { path: e.path });
+      throw e;
+    }
+    const row = await withTx(this.deps.pool, (c) => store.insertRuleSet(c, { name: set.doc.name, document: inp.document, createdBy: inp.actor ?? '', now: this.deps.clock.now() }));
+    this.compiled.set(row.version, set);
+    return ok(row);
+  }
+
+  listRuleSets(limit = 50): Promise<store.RuleSetRow[]> {
+    return store.listRuleSets(this.deps.pool, limit);
+  }
+
+  async getRuleSet(version: number): Promise<RiskResult<store.RuleSetRow>> {
+    const r = await store.getRuleSet(this.deps.pool, version);
+    return r ? ok(r) : fail('rule_set_not_found', `no rule set version ${version}`);
+  }
+
+  /**
+   * Makes a version live: the previous live version is retired; in this process the swap is one
+   * reference assignment (decisions under way finish on the version they started with), other
+   * processes follow within pollMs.
+   */
+  async activate(inp: { version: number; actor?: string }): Promise<RiskResult<store.RuleSetRow>> {
+    return this.setLive(inp.version, 'active', inp.actor ?? '');
+  }
+
+  /** Runs a version beside the live one, logging what it would have decided; null stops the shadow. */
+  async setShadow(inp: { version: number | null; actor?: string }): Promise<RiskResult<store.RuleSetRow | null>> {
+    if (inp.version === null) {
+      await withTx(this.deps.pool, async (c) => {
+        await store.retireStatus(c, 'shadow', -1);
+        await store.audit(c, { id: this.deps.nextId(), kind: 'shadow_stopped', subject: 'rule_sets', details: {}, actor: inp.actor ?? '', now: this.deps.clock.now() });
+      });
+      this.shadowSet = null;
+      return ok(null);
+    }
+    return this.setLive(inp.version, 'shadow', inp.actor ?? '');
+  }
+
+  private async setLive(version: number, status: 'active' | 'shadow', actor: string): Promise<RiskResult<store.RuleSetRow>> {
+    const set = await this.compiledVersion(version).catch(() => undefined);
+    const r = await withTx(this.deps.pool, async (c): Promise<RiskResult<store.RuleSetRow>> => {
+      const row = await store.getRuleSet(c, version, true);
+      if (!row || !set) return fail('rule_set_not_found', `no rule set version ${version}`);
+      if (row.status === status) return ok(row);
+      const now = this.deps.clock.now();
+      await store.retireStatus(c, status, version);
+      await store.setStatus(c, version, status, now);
+      await store.audit(c, { id: this.deps.nextId(), kind: status === 'active' ? 'version_activated' : 'shadow_started', subject: 'rule_sets', details: { version, previous_status: row.status }, actor, now });
+      return ok({ ...row, status, activatedAt: status === 'active' ? now : row.activatedAt });
+    });
+    if (!r.ok) return r;
+    if (status === 'active') {
+      this.live = { version, set: set! };
+      if (this.shadowSet?.version === version) this.shadowSet = null;
+    } else {
+      this.shadowSet = { version, set: set! };
+      if (this.live?.version === version) this.live = null;
+    }
+    this.deps.log?.info({ version, status }, 'risk rule set switched');
+    return r;
+  }
+
+  /** The versions this process decides with now. */
+  versions(): { active: number | null; shadow: number | null } {
+    return { active: this.live?.version ?? null, shadow: this.shadowSet?.version ?? null };
+  }
+
+  // ---- decisions --------------------------------------------------------------------------------
+
+  /**
+   * Decides an event (before authorization). The velocity windows count it, whatever the answer.
+   * A `review` with a subject opens a case (written before the answer); see decideCase.
+   */
+  async decide(event: RiskEvent, opts: { subject?: CaseSubject } = {}): Promise<RiskAnswer> {
+    const t0 = performance.now();
+    const live = this.live;
+    const shadow = this.shadowSet;
+    const windows = uniqueWindows(live?.set, shadow?.set);
+    const base = baseContext(event);
+    const obs = windows.length === 0 ? [] : observationsFor(windows, event, base);
+    const observed = obs.length === 0 ? EMPTY_VELOCITY : await this.velocity.observe(obs);
+    const byWindow = new Map<string, number>();
+    windows.forEach((w, i) => byWindow.set(w.id, observed[i] ?? 0));
+    const valuesFor = (set: CompiledRuleSet) => set.velocity.map((v) => byWindow.get(v.id) ?? 0);
+    let d: Decision = live ? decide(live.set, event, base, valuesFor(live.set), this.lists) : { action: 'accept', rule: null, reason: null, matched: [], scores: {}, features: {}, lists: { black: [], white: [], grey: [] }, errors: [] };
+    const sd = shadow ? decide(shadow.set, event, baseContext(event), valuesFor(shadow.set), this.lists) : null;
+    // A tripped merchant breaker holds or refuses whatever the rules say.
+    const b = event.merchant ? this.breakers.get(event.merchant) : undefined;
+    if (b && d.action !== 'reject') d = { ...d, action: b.mode === 'refuse' ? 'reject' : 'review', rule: 'breaker:merchant', reason: `merchant circuit breaker tripped: ${b.reason}` };
+    // The live rule set may trip the merchant's breaker on its anomaly score.
+    if (live && event.merchant && !b) await this.maybeTrip(live.set, event.merchant, d);
+    const latencyUs = Math.round((performance.now() - t0) * 1000);
+    const decisionId = this.deps.nextId();
+    const at = new Date(event.at);
+    const ev = eventJson(event);
+    this.log({ id: decisionId, eventId: event.id, eventKind: event.kind, event: ev, at, version: live?.version ?? 0, shadow: false, action: d.action, rule: d.rule, matched: d.matched, features: d.features, scores: d.scores, errors: d.errors, latencyUs });
+    if (sd && shadow) this.log({ id: this.deps.nextId(), eventId: event.id, eventKind: event.kind, event: ev, at, version: shadow.version, shadow: true, action: sd.action, rule: sd.rule, matched: sd.matched, features: sd.features, scores: sd.scores, errors: sd.errors, latencyUs });
+    let caseId: bigint | null = null;
+    if (d.action === 'review' && opts.subject) {
+      const c = await store.openCase(this.deps.pool, {
+        id: this.deps.nextId(), eventId: event.id, subjectKind: opts.subject.kind, subjectId: opts.subject.id, merchant: event.merchant ?? null,
+        version: live?.version ?? 0, rule: d.rule, reason: d.reason ?? 'review', event: ev, createdAt: this.deps.clock.now(),
+      });
+      caseId = c.id;
+    }
+    return { ...d, decisionId, version: live?.version ?? 0, latencyUs, caseId, shadow: sd && shadow ? { version: shadow.version, action: sd.action, rule: sd.rule } : null };
+  }
+
+  /** Counts an event in the velocity windows without deciding it (an outcome: a failure, a refund). */
+  async observe(event: RiskEvent): Promise<void> {
+    const windows = uniqueWindows(this.live?.set, this.shadowSet?.set);
+    if (windows.length === 0) return;
+    await this.velocity.observe(observationsFor(windows, event, baseContext(event)));
+  }
+
+  private log(row: store.DecisionRow): void {
+    this.logBuffer.push(row);
+    if (this.logBuffer.length >= 2_000) void this.flush();
+  }
+
+  /** Writes the buffered decision log. */
+  async flush(): Promise<void> {
+    while (this.flushing) await this.flushing;
+    if (this.logBuffer.length === 0) return;
+    const rows = this.logBuffer;
+    this.logBuffer = [];
+    this.flushing = store.insertDecisions(this.deps.pool, rows).catch((e: Error) => {
+      this.deps.log?.error({ err: e.message, rows: rows.length }, 'risk decision log write failed');
+    }).finally(() => {
+      this.flushing = undefined;
+    });
+    await this.flushing;
+  }
+
+  listDecisions(f: Parameters<typeof store.listDecisions>[1]): Promise<store.DecisionRow[]> {
+    return store.listDecisions(this.deps.pool, f);
+  }
+
+  /**
+   * Backtest (回测): replays the live decisions' events of a period, in order, through a version —
+   * with fresh velocity windows built from the replayed events and today's lists — and reports
+   * how its decisions differ from the ones logged.
+   */
+  async backtest(inp: { version: number; from: Date; to: Date; limit?: number }): Promise<RiskResult<{ version: number; events: number; same: number; changed: number; transitions: Record<string, number>; rules: Record<string, number>; samples: { event_id: string; logged: string; replayed: string; rule: string | null }[] }>> {
+    if (!(inp.from.getTime() < inp.to.getTime())) return fail('invalid_backtest', 'from must be before to');
+    const set = await this.compiledVersion(inp.version).catch(() => undefined);
+    if (!set) return fail('rule_set_not_found', `no rule set version ${inp.version}`);
+    await this.flush();
+    const rows = await store.eventsForReplay(this.deps.pool, inp.from, inp.to, Math.min(inp.limit ?? 100_000, 1_000_000));
+    const vel = new MemoryVelocityStore();
+    const out = { version: inp.version, events: rows.length, same: 0, changed: 0, transitions: {} as Record<string, number>, rules: {} as Record<string, number>, samples: [] as { event_id: string; logged: string; replayed: string; rule: string | null }[] };
+    for (const r of rows) {
+      const ev = eventFromJson(r.event);
+      const base = baseContext(ev);
+      const d = decide(set, ev, base, await vel.observe(observationsFor(set.velocity, ev, base)), this.lists);
+      if (d.rule) out.rules[d.rule] = (out.rules[d.rule] ?? 0) + 1;
+      if (d.action === r.action) {
+        out.same++;
+        continue;
+      }
+      out.changed++;
+      const k = `${r.action}->${d.action}`;
+      out.transitions[k] = (out.transitions[k] ?? 0) + 1;
+      if (out.samples.length < 20) out.samples.push({ event_id: r.eventId, logged: r.action, replayed: d.action, rule: d.rule });
+    }
+    return ok(out);
+  }
+
+  // ---- lists ------------------------------------------------------------------------------------
+
+  async putListEntries(inp: { entries: { list: string; entity: string; value: string; expiresAt?: Date | null; source: string; reason?: string }[]; actor?: string }): Promise<RiskResult<store.ListEntryRow[]>> {
+    const seen = new Set<string>();
+    const rows: Parameters<typeof store.upsertListEntries>[1][number][] = [];
+    for (const [i, e] of inp.entries.entries()) {
+      const bad = (m: string) => fail('invalid_list_entry' as const, `entries[${i}]: ${m}`);
+      if (!LIST_KINDS.includes(e.list as ListKind)) return bad(`list is one of ${LIST_KINDS.join(', ')}`);
+      if (!ENTITIES.includes(e.entity as Entity)) return bad(`entity is one of ${ENTITIES.join(', ')}`);
+      if (typeof e.value !== 'string' || e.value.length < 1 || e.value.length > 200) return bad('value: 1-200 characters');
+      if (typeof e.source !== 'string' || e.source.length < 1 || e.source.length > 100) return bad('source: 1-100 characters (where the entry comes from)');
+      if (e.expiresAt && e.expiresAt.getTime() <= this.deps.clock.nowMs()) return bad('expires_at is in the past');
+      const k = `${e.list}|${e.entity}|${e.value}`;
+      if (seen.has(k)) continue;
+      seen.add(k);
+      rows.push({ id: this.deps.nextId(), list: e.list as ListKind, entity: e.entity as Entity, value: e.value, expiresAt: e.expiresAt ?? null, source: e.source, reason: (e.reason ?? '').slice(0, 500), createdBy: inp.actor ?? '' });
+    }
+    const saved: store.ListEntryRow[] = [];
+    for (let i = 0; i < rows.length; i += 10_000) saved.push(...(await store.upsertListEntries(this.deps.pool, rows.slice(i, i + 10_000), this.deps.clock.now())));
+    for (const e of saved) this.lists.put({ kind: e.list, entity: e.entity, value: e.value, expiresAt: e.expiresAt?.getTime() ?? null });
+    return ok(saved);
+  }
+
+  async removeListEntry(inp: { id: bigint }): Promise<RiskResult<store.ListEntryRow>> {
+    const r = await store.removeListEntry(this.deps.pool, inp.id, this.deps.clock.now());
+    if (!r) return fail('list_entry_not_found', `no live list entry ${inp.id}`);
+    this.lists.remove(r.list, r.entity, r.value);
+    return ok(r);
+  }
+
+  listEntries(f: Parameters<typeof store.listEntries>[1]): Promise<store.ListEntryRow[]> {
+    return store.listEntries(this.deps.pool, f);
+  }
+
+  // ---- cases ------------------------------------------------------------------------------------
+
+  /** Carries out case decisions for a kind of subject (payments registers 'payment_order'). */
+  onCaseDecided(kind: string, handler: (c: store.CaseRow, approved: boolean) => Promise<void>): void {
+    this.caseHandlers.set(kind, handler);
+  }
+
+  listCases(f: Parameters<typeof store.listCases>[1]): Promise<store.CaseRow[]> {
+    return store.listCases(this.deps.pool, f);
+  }
+
+  async getCase(id: bigint): Promise<RiskResult<store.CaseRow>> {
+    const c = await store.getCase(this.deps.pool, id);
+    return c ? ok(c) : fail('case_not_found', `no case ${id}`);
+  }
+
+  /** Approves or rejects an open case; the subject's handler then lets the payment proceed or cancels it. */
+  async decideCase(inp: { id: bigint; approve: boolean; actor: string; note?: string }): Promise<RiskResult<store.CaseRow>> {
+    const now = this.deps.clock.now();
+    const closed = await withTx(this.deps.pool, async (c) => {
+      const cur = await store.getCase(c, inp.id, true);
+      if (!cur) return fail('case_not_found' as const, `no case ${inp.id}`);
+      if (cur.status !== 'open') return fail('case_already_decided' as const, `case ${inp.id} is ${cur.status}`, { status: cur.status });
+      const done = (await store.closeCase(c, inp.id, inp.approve ? 'approved' : 'rejected', inp.actor, (inp.note ?? '').slice(0, 1000), now))!;
+      await store.audit(c, { id: this.deps.nextId(), kind: inp.approve ? 'case_approved' : 'case_rejected', subject: `case:${inp.id}`, details: { note: inp.note ?? '' }, actor: inp.actor, now });
+      return ok(done);
+    });
+    if (!closed.ok) return closed;
+    const h = this.caseHandlers.get(closed.value.subjectKind);
+    if (h) await h(closed.value, inp.approve);
+    return closed;
+  }
+
+  // ---- merchant circuit breakers (熔断) ----------------------------------------------------------
+
+  private async maybeTrip(set: CompiledRuleSet, merchant: string, d: Decision): Promise<void> {
+    const cfg = set.doc.breaker;
+    if (!cfg) return;
+    const score = d.scores[cfg.score];
+    if (score === undefined || score < cfg.at_least) return;
+    await this.trip({ merchant, mode: cfg.mode, score, reason: `${cfg.score} ${score} >= ${cfg.at_least}`, actor: 'risk-engine' });
+  }
+
+  /** Trips a merchant's breaker (automatically, or by an operator); audited. */
+  async trip(inp: { merchant: string; mode: 'hold' | 'refuse'; score?: number | null; reason: string; actor: string }): Promise<store.BreakerRow | undefined> {
+    const now = this.deps.clock.now();
+    const row = await withTx(this.deps.pool, async (c) => {
+      const r = await store.tripBreaker(c, { merchant: inp.merchant, mode: inp.mode, score: inp.score ?? null, reason: inp.reason, now });
+      if (r) await store.audit(c, { id: this.deps.nextId(), kind: 'breaker_tripped', subject: `merchant:${inp.merchant}`, details: { mode: inp.mode, score: inp.score ?? null, reason: inp.reason }, actor: inp.actor, now });
+      return r;
+    });
+    if (row) {
+      this.breakers.set(inp.merchant, row);
+      this.deps.log?.warn({ merchant: inp.merchant, reason: inp.reason }, 'merchant circuit breaker tripped');
+    }
+    return row;
+  }
+
+  async release(inp: { merchant: string; actor: string; reason?: string }): Promise<RiskResult<store.BreakerRow>> {
+    const now = this.deps.clock.now();
+    const r = await withTx(this.deps.pool, async (c) => {
+      const row = await store.releaseBreaker(c, inp.merchant, inp.actor, now);
+      if (row) await store.audit(c, { id: this.deps.nextId(), kind: 'breaker_released', subject: `merchant:${inp.merchant}`, details: { reason: inp.reason ?? '' }, actor: inp.actor, now });
+      return row;
+    });
+    if (!r) return fail('breaker_not_tripped', `merchant ${inp.merchant} has no tripped breaker`);
+    this.breakers.delete(inp.merchant);
+    return ok(r);
+  }
+
+  listBreakers(): Promise<store.BreakerRow[]> {
+    return store.listBreakers(this.deps.pool);
+  }
+
+  auditOf(subject: string) {
+    return store.auditOf(this.deps.pool, subject);
+  }
+}
+
+/** The windows of the live and shadow versions, each once (shared by identity). */
+function uniqueWindows(a: CompiledRuleSet | undefined, b: CompiledRuleSet | undefined): CompiledVelocity[] {
+  if (!b || b === a) return a?.velocity ?? [];
+  if (!a) return b.velocity;
+  const ids = new Set(a.velocity.map((v) => v.id));
+  return [...a.velocity, ...b.velocity.filter((v) => !ids.has(v.id))];
+}
+
+function eventJson(e: RiskEvent): Record<string, unknown> {
+  return { ...e, amount: Number(e.amount) };
+}
+
+function eventFromJson(j: Record<string, unknown>): RiskEvent {
+  return { ...(j as unknown as RiskEvent), amount: BigInt(j['amount'] as number) };
+}
+
+export type { Observation };

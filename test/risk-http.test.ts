@@ -1,0 +1,176 @@
+// Proves the risk engine over real HTTP on a real server: rule set upload refusals, the default
+// pack's card-testing rules against a burst while normal traffic passes, lists, the decision log,
+// cases, merchant breakers with their audit, shadow mode, backtest, hot reload under load, and the
+// card consume path asking the engine.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sampleUscc } from '../src/modules/parties/index.js';
+import { DEFAULT_RULE_PACK } from '../src/modules/risk/index.js';
+import { startTestServer, type TestServer } from './support/server.js';
+import { okClient } from './support/waiting.js';
+
+let s: TestServer;
+const ok = okClient(() => s);
+let n = 0;
+const ev = (over: Record<string, unknown>) => ({ id: `ev${Date.now()}-${++n}`, kind: 'payment', amount: 12_000, merchant: 'm-normal', ...over });
+const decide = async (over: Record<string, unknown>, subject?: { kind: string; id: string }) => ok('POST', '/v1/risk/decide', { event: ev(over), ...(subject ? { subject } : {}) });
+
+beforeAll(async () => {
+  s = await startTestServer();
+}, 60_000);
+
+afterAll(async () => {
+  await s?.close();
+});
+
+describe('risk engine', () => {
+  it('accepts everything before a version is live', async () => {
+    expect(await decide({})).toMatchObject({ action: 'accept', version: 0, rule: null });
+  });
+
+  it('refuses invalid rule sets with the path of the problem and keeps the live version', async () => {
+    const bad = await s.req('POST', '/v1/risk/rule-sets', { document: { name: 'x', rules: [{ id: 'a', when: 'amount >', action: 'reject', priority: 1, reason: 'r' }] } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.code).toBe('invalid_rule_set');
+    expect(bad.body.error.details.path).toBe('$.rules[0].when');
+    const unknown = await s.req('POST', '/v1/risk/rule-sets', { document: { name: 'x', rules: [{ id: 'a', when: 'no_such_feature > 3', action: 'reject', priority: 1, reason: 'r' }] } });
+    expect(unknown.body.error.message).toMatch(/no_such_feature/);
+    const cycle = await s.req('POST', '/v1/risk/rule-sets', { document: { name: 'x', features: [{ name: 'a', expr: 'b' }, { name: 'b', expr: 'a' }], rules: [] } });
+    expect(cycle.body.error.message).toMatch(/cycle in feature definitions: a -> b -> a/);
+    expect((await ok('GET', '/v1/risk/rule-sets')).live.active).toBeNull();
+  });
+
+  it('loads the default pack: a card-testing burst is rejected while normal traffic passes', async () => {
+    const v = await ok('POST', '/v1/risk/rule-sets', { document: DEFAULT_RULE_PACK });
+    expect(v.status).toBe('draft');
+    expect((await ok('POST', `/v1/risk/rule-sets/${v.version}/activate`)).status).toBe('active');
+    // Normal traffic: 30 customers, each with their own card and phone, paying a few times.
+    for (let i = 0; i < 30; i++) {
+      for (let k = 0; k < 3; k++) expect((await decide({ user: `u${i}`, card: `c${i}`, device: `d${i}`, ip: `10.0.0.${i}`, amount: 5_000 + k * 1_000 })).action).toBe('accept');
+    }
+    // A burst from one device trying many cards with small amounts.
+    const actions: string[] = [];
+    for (let i = 0; i < 8; i++) actions.push((await decide({ user: 'fraud', device: 'evil-phone', ip: '6.6.6.6', card: `stolen${i}`, amount: 100 })).action);
+    expect(actions.slice(0, 3)).toEqual(['accept', 'accept', 'accept']);
+    expect(actions.slice(3)).toEqual(['reject', 'reject', 'reject', 'reject', 'reject']);
+    const last = (await ok('GET', `/v1/risk/decisions?action=reject&limit=1`)).data[0];
+    expect(last).toMatchObject({ rule: 'CT-02', version: v.version, shadow: false });
+    expect(last.features.device_cards_24h).toBe(8);
+    expect(last.matched.map((m: any) => m.id)).toContain('CT-02');
+    expect(last.latency_us).toBeGreaterThanOrEqual(0);
+    // Many small attempts on one card.
+    const card = [];
+    for (let i = 0; i < 6; i++) card.push((await decide({ card: 'tested', device: `dev-${i}`, amount: 200 })).rule);
+    expect(card.slice(4)).toEqual(['CT-01', 'CT-01']);
+    // Merchant compliance: a notification URL outside the registered domains.
+    expect((await decide({ notify_url_ok: false })).rule).toBe('MC-01');
+  });
+
+  it('black and white lists decide before the rules; removed entries stop counting', async () => {
+    const put = await s.req('POST', '/v1/risk/lists', { entries: [{ list: 'black', entity: 'ip', value: '9.9.9.9', source: 'test', reason: 'botnet' }, { list: 'white', entity: 'user', value: 'vip', source: 'test' }] });
+    expect(put.status).toBe(201);
+    expect(await decide({ ip: '9.9.9.9', user: 'vip' })).toMatchObject({ action: 'reject', rule: 'list:black' });
+    expect(await decide({ user: 'vip', notify_url_ok: false })).toMatchObject({ action: 'accept', rule: 'list:white' });
+    const bad = await s.req('POST', '/v1/risk/lists', { entries: [{ list: 'purple', entity: 'ip', value: '1', source: 't' }] });
+    expect(bad.status).toBe(400);
+    const black = (await ok('GET', '/v1/risk/lists?list=black&entity=ip&value=9.9.9.9')).data[0];
+    await ok('DELETE', `/v1/risk/lists/${black.id}`);
+    expect((await decide({ ip: '9.9.9.9' })).action).toBe('accept');
+  });
+
+  it('a review decision opens a case; operators approve or reject it once', async () => {
+    const d = await decide({ merchant_mcc: '5411', category: '7995' }, { kind: 'test_subject', id: 'order-1' });
+    expect(d).toMatchObject({ action: 'review', rule: 'MC-02' });
+    expect(d.case_id).toBeTruthy();
+    const queue = (await ok('GET', '/v1/risk/cases?status=open')).data;
+    expect(queue.map((c: any) => c.id)).toContain(d.case_id);
+    const decided = await ok('POST', `/v1/risk/cases/${d.case_id}/decision`, { approve: false, note: 'gambling at a grocery' });
+    expect(decided).toMatchObject({ status: 'rejected', note: 'gambling at a grocery' });
+    expect(decided.decided_by).toMatch(/^op:/);
+    const again = await s.req('POST', `/v1/risk/cases/${d.case_id}/decision`, { approve: true });
+    expect(again.status).toBe(409);
+    expect(again.body.error.code).toBe('case_already_decided');
+  });
+
+  it('trips a merchant breaker (by hand and on the merchant score), holds its transactions, and releases it, all audited', async () => {
+    await ok('POST', '/v1/risk/breakers/m-hot/trip', { mode: 'refuse', reason: 'chargebacks' });
+    expect(await decide({ merchant: 'm-hot' })).toMatchObject({ action: 'reject', rule: 'breaker:merchant' });
+    expect((await ok('GET', '/v1/risk/breakers')).data.find((b: any) => b.merchant === 'm-hot').state).toBe('tripped');
+    await ok('POST', '/v1/risk/breakers/m-hot/release', { reason: 'resolved' });
+    expect((await decide({ merchant: 'm-hot' })).action).toBe('accept');
+    const audit = (await ok('GET', '/v1/risk/breakers/m-hot/audit')).data;
+    expect(audit.map((a: any) => a.kind)).toEqual(['breaker_tripped', 'breaker_released']);
+    expect((await s.req('POST', '/v1/risk/breakers/m-hot/release', {})).status).toBe(409);
+    // Automatically, on the merchant's anomaly score: a burst of tiny orders with a category
+    // mismatch, a refund rate near 50 %, then a volume spike against its (short) baseline.
+    for (let i = 0; i < 31; i++) await decide({ merchant: 'm-brush', amount: 50, user: `b${i}`, merchant_mcc: '5411', category: '5999' });
+    for (let i = 0; i < 15; i++) await ok('POST', '/v1/risk/observe', { event: ev({ kind: 'refund', merchant: 'm-brush', amount: 50 }) });
+    expect((await ok('GET', '/v1/risk/breakers')).data.find((x: any) => x.merchant === 'm-brush')).toBeUndefined();
+    const spike = await decide({ merchant: 'm-brush', amount: 1_100_000, merchant_mcc: '5411', category: '5999' });
+    expect(spike.scores.merchant_score, JSON.stringify(spike.features)).toBe(100);
+    const b = (await ok('GET', '/v1/risk/breakers')).data.find((x: any) => x.merchant === 'm-brush');
+    expect(b).toMatchObject({ state: 'tripped', mode: 'hold' });
+    expect(await decide({ merchant: 'm-brush', amount: 10_000 })).toMatchObject({ action: 'review', rule: 'breaker:merchant' });
+    expect((await ok('GET', '/v1/risk/breakers/m-brush/audit')).data[0]).toMatchObject({ kind: 'breaker_tripped', actor: 'risk-engine' });
+    await ok('POST', '/v1/risk/breakers/m-brush/release', { reason: 'checked' });
+  });
+
+  it('runs a shadow version beside the live one and backtests a version against the logged events', async () => {
+    const stricter = { ...DEFAULT_RULE_PACK, name: 'stricter', rules: [...DEFAULT_RULE_PACK.rules, { id: 'BIG', priority: 5, action: 'review', when: 'amount >= 10000', reason: 'big' }] };
+    const v = await ok('POST', '/v1/risk/rule-sets', { document: stricter });
+    const from = new Date(Date.now() - 3_600_000).toISOString();
+    await ok('POST', `/v1/risk/rule-sets/${v.version}/shadow`);
+    const d = await decide({ amount: 20_000, user: 'shadowed', card: 'sc', device: 'sd' });
+    expect(d.action).toBe('accept');
+    expect(d.shadow).toMatchObject({ version: v.version, action: 'review', rule: 'BIG' });
+    const logged = (await ok('GET', `/v1/risk/decisions?shadow=true&limit=5`)).data;
+    expect(logged[0]).toMatchObject({ version: v.version, shadow: true, action: 'review' });
+    await ok('DELETE', '/v1/risk/shadow');
+    expect((await decide({ amount: 20_000 })).shadow).toBeNull();
+    const bt = await ok('POST', '/v1/risk/backtest', { version: v.version, from, to: new Date(Date.now() + 1000).toISOString() });
+    expect(bt.events).toBeGreaterThan(50);
+    expect(bt.transitions['accept->review']).toBeGreaterThan(0);
+    expect(bt.same + bt.changed).toBe(bt.events);
+    expect(bt.rules['BIG']).toBeGreaterThan(0);
+  });
+
+  it('swaps versions under load without a failed request; every decision is made by one version', async () => {
+    const a = (await ok('GET', '/v1/risk/rule-sets')).live.active;
+    const b = await ok('POST', '/v1/risk/rule-sets', { document: { ...DEFAULT_RULE_PACK, name: 'swap' } });
+    let stop = false;
+    const seen = new Set<number>();
+    let failures = 0;
+    const load = Promise.all(Array.from({ length: 8 }, async () => {
+      while (!stop) {
+        const r = await s.req('POST', '/v1/risk/decide', { event: ev({ user: `load${n}`, amount: 1000 }) });
+        if (r.status !== 200) failures++;
+        else seen.add(r.body.version);
+      }
+    }));
+    await new Promise((r) => setTimeout(r, 150));
+    await ok('POST', `/v1/risk/rule-sets/${b.version}/activate`);
+    await new Promise((r) => setTimeout(r, 150));
+    await ok('POST', `/v1/risk/rule-sets/${a}/activate`);
+    await new Promise((r) => setTimeout(r, 150));
+    stop = true;
+    await load;
+    expect(failures).toBe(0);
+    expect([...seen].sort()).toEqual([a, b.version].sort());
+    const sets = (await ok('GET', '/v1/risk/rule-sets')).data;
+    expect(sets.find((x: any) => x.version === b.version).status).toBe('retired');
+  });
+
+  it('card consumes ask the engine: a card on the black list is declined', async () => {
+    const org = await ok('POST', '/v1/customers', { kind: 'organization', legal_name: 'risk shop', id_type: 'uscc', id_number: sampleUscc(77), real_name_level: 2 });
+    const m = await ok('POST', '/v1/merchants', { customer_id: org.id, display_name: 'risk shop', mcc: '5411', settlement_cycle: 'T+1', notify_domains: ['127.0.0.1'] });
+    await ok('POST', `/v1/merchants/${m.id}/status`, { status: 'active', reason: 't' });
+    const product = await ok('POST', '/v1/card-products', { code: 'RISK', name: 'risk', issuer_kind: 'platform', purpose: 'multi', named: false, bin_prefix: '6602', number_length: 16, rechargeable: true, validity_months: 36 });
+    await ok('POST', `/v1/card-products/${product.id}/merchants`, { merchant_id: m.id });
+    const card = (await ok('POST', `/v1/card-products/${product.id}/batches`, { count: 1 })).cards[0].id;
+    await ok('POST', `/v1/cards/${card}/sell`, { idempotency_key: `sell-${card}`, amount: 10_000, payment_method: 'bank_transfer', buyer_kind: 'individual', buyer_real_name: true });
+    await ok('POST', '/v1/risk/lists', { entries: [{ list: 'black', entity: 'card', value: card, source: 'test' }] });
+    const r = await s.req('POST', `/v1/cards/${card}/consume`, { idempotency_key: `k-${card}`, amount: 100, merchant_id: m.id });
+    expect(r.body.error?.code).toBe('risk_rejected');
+    const logged = (await ok('GET', `/v1/risk/decisions?event_id=card:k-${card}`)).data[0];
+    expect(logged).toMatchObject({ event_kind: 'card_consume', action: 'reject', rule: 'list:black' });
+  });
+});
