@@ -88,3 +88,29 @@ CREATE TABLE risk_audit (
   created_at timestamptz NOT NULL
 );
 CREATE INDEX risk_audit_subject ON risk_audit (subject, created_at);
+
+-- The related-account graph (关联账户): which user carried which shared value, and who paid whom.
+CREATE TABLE risk_graph_edges (
+  seq        bigserial PRIMARY KEY,
+  user_id    text NOT NULL,
+  entity     text NOT NULL,
+  value      text NOT NULL,
+  created_at timestamptz NOT NULL,
+  UNIQUE (user_id, entity, value)
+);
+CREATE TABLE risk_money_flows (
+  seq        bigserial PRIMARY KEY,
+  payer      text NOT NULL,
+  payee      text NOT NULL,
+  created_at timestamptz NOT NULL,
+  UNIQUE (payer, payee)
+);
+
+CREATE TABLE risk_alerts (
+  id         bigint PRIMARY KEY,
+  kind       text NOT NULL,
+  subject    text NOT NULL,
+  details    jsonb NOT NULL,
+  created_at timestamptz NOT NULL
+);
+CREATE INDEX risk_alerts_created ON risk_alerts (created_at);

@@ -133,6 +133,31 @@ describe('risk engine', () => {
     expect(bt.rules['BIG']).toBeGreaterThan(0);
   });
 
+  it('links accounts that share devices, cards or phones into components, and alerts on money moving in a cycle among them', async () => {
+    // Three accounts, one person: a shared phone, then a shared device.
+    await decide({ user: 'ring-a', phone: '13800000001', device: 'ring-dev-1' });
+    await decide({ user: 'ring-b', phone: '13800000001', device: 'ring-dev-2' });
+    const c = await decide({ user: 'ring-c', device: 'ring-dev-2', card: 'ring-card' });
+    expect(c.features).toBeDefined();
+    const comp = await ok('GET', '/v1/risk/graph?entity=user&value=ring-a');
+    expect(comp.size).toBe(3);
+    expect([...comp.users].sort()).toEqual(['ring-a', 'ring-b', 'ring-c']);
+    expect(comp.shared).toEqual(expect.arrayContaining([{ entity: 'phone', value: '13800000001' }, { entity: 'device', value: 'ring-dev-2' }]));
+    expect((await ok('GET', '/v1/risk/graph?entity=user&value=loner')).size).toBe(1);
+    // Money around the ring: a -> b -> c -> a.
+    await decide({ user: 'ring-a', payee: 'ring-b', kind: 'transfer' });
+    await decide({ user: 'ring-b', payee: 'ring-c', kind: 'transfer' });
+    expect((await ok('GET', '/v1/risk/alerts')).data.filter((a: any) => a.kind === 'funds_cycle')).toHaveLength(0);
+    await decide({ user: 'ring-c', payee: 'ring-a', kind: 'transfer' });
+    const alerts = (await ok('GET', '/v1/risk/alerts')).data.filter((a: any) => a.kind === 'funds_cycle');
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0].details.cycle).toEqual(['ring-c', 'ring-a', 'ring-b', 'ring-c']);
+    // Unrelated users paying each other in a circle raise nothing.
+    await decide({ user: 'x1', payee: 'x2', kind: 'transfer' });
+    await decide({ user: 'x2', payee: 'x1', kind: 'transfer' });
+    expect((await ok('GET', '/v1/risk/alerts')).data.filter((a: any) => a.kind === 'funds_cycle')).toHaveLength(1);
+  });
+
   it('swaps versions under load without a failed request; every decision is made by one version', async () => {
     const a = (await ok('GET', '/v1/risk/rule-sets')).live.active;
     const b = await ok('POST', '/v1/risk/rule-sets', { document: { ...DEFAULT_RULE_PACK, name: 'swap' } });

@@ -32,6 +32,7 @@ export const EventSchema = Type.Object({
   currency: Str(3), card: Str(200), device: Str(200), ip: Str(64), user: Str(200), phone: Str(32), bank_account: Str(64), merchant: Str(200),
   merchant_mcc: Str(8), category: Str(8), channel: Str(40),
   notify_url_ok: Type.Optional(Type.Boolean()), return_url_ok: Type.Optional(Type.Boolean()), failed: Type.Optional(Type.Boolean()),
+  payee: Type.Optional(Type.String({ maxLength: 200, description: 'the user receiving the money, when it is a user' })),
 }, { additionalProperties: false });
 
 type EventBody = { id: string; kind: string; at?: string; amount: number } & Record<string, unknown>;
@@ -170,6 +171,15 @@ export function registerRiskRoutes(app: App, deps: { clock: { nowMs(): number } 
     if (!who) throw new DomainError('forbidden', 'an operator decides cases');
     return w(unwrap(await risk.decideCase({ id: parseId(req.params.id), approve: req.body.approve, actor: who, ...(req.body.note ? { note: req.body.note } : {}) })));
   });
+
+  // ---- related accounts, alerts ----
+  app.get('/v1/risk/graph', {
+    config: op,
+    schema: { tags, summary: 'The related-account component (关联账户) of a user or a shared value', security, querystring: Type.Object({ entity: Type.Enum([...ENTITIES]), value: Type.String({ minLength: 1, maxLength: 200 }) }), response: { 200: Obj, ...errors } },
+  }, async (req) => risk.component(req.query.entity as never, req.query.value));
+
+  app.get('/v1/risk/alerts', { config: op, schema: { tags, summary: 'Risk alerts (funds moving in cycles among related accounts)', security, querystring: Type.Object({ limit: Limit }), response: { 200: Obj, ...errors } } }, async (req) =>
+    ({ data: (await risk.listAlerts(req.query.limit ?? 100)).map((a) => w(a)) }));
 
   // ---- merchant breakers ----
   app.get('/v1/risk/breakers', { config: op, schema: { tags, summary: 'Merchant circuit breakers', security, response: { 200: Obj, ...errors } } }, async () => ({ data: (await risk.listBreakers()).map((b) => w(b)) }));

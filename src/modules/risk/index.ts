@@ -14,6 +14,7 @@ import { withTx, type Pool } from '../../kernel/db.js';
 import { fail, ok, type Result } from '../../kernel/errors.js';
 import type { Logger } from '../../kernel/logger.js';
 import { baseContext, decide, observationsFor, type Decision, type RiskEvent } from './domain/engine.js';
+import { AccountGraph, LINK_ENTITIES } from './domain/graph.js';
 import { ListIndex } from './domain/lists.js';
 import { compileRuleSet, ENTITIES, LIST_KINDS, RuleSetError, type CompiledRuleSet, type CompiledVelocity, type Entity, type ListKind } from './domain/ruleset.js';
 import { MemoryVelocityStore, type Observation, type VelocityStore } from './domain/velocity.js';
@@ -71,6 +72,11 @@ export class Risk {
   private flushing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly compiled = new Map<number, CompiledRuleSet>();
+  readonly graph = new AccountGraph();
+  private graphSeq = 0n;
+  private flowSeq = 0n;
+  private edgeBuffer: { user: string; entity: string; value: string }[] = [];
+  private flowBuffer: { payer: string; payee: string }[] = [];
   private readonly caseHandlers = new Map<string, (c: store.CaseRow, approved: boolean) => Promise<void>>();
 
   constructor(private readonly deps: RiskDeps) {
@@ -113,6 +119,22 @@ export class Risk {
         if (e.seq > this.listSeq) this.listSeq = e.seq;
       }
       if (changes.length < 50_000) break;
+    }
+    for (;;) {
+      const edges = await store.graphEdgesSince(this.deps.pool, this.graphSeq, 50_000);
+      for (const e of edges) {
+        this.graph.link(e.user, e.entity as Entity, e.value);
+        this.graphSeq = e.seq;
+      }
+      if (edges.length < 50_000) break;
+    }
+    for (;;) {
+      const flows = await store.flowsSince(this.deps.pool, this.flowSeq, 50_000);
+      for (const f of flows) {
+        this.graph.flow(f.payer, f.payee);
+        this.flowSeq = f.seq;
+      }
+      if (flows.length < 50_000) break;
     }
     const tripped = await store.trippedBreakers(this.deps.pool);
     this.breakers.clear();
@@ -222,8 +244,10 @@ export class Risk {
     const byWindow = new Map<string, number>();
     windows.forEach((w, i) => byWindow.set(w.id, observed[i] ?? 0));
     const valuesFor = (set: CompiledRuleSet) => set.velocity.map((v) => byWindow.get(v.id) ?? 0);
-    let d: Decision = live ? decide(live.set, event, base, valuesFor(live.set), this.lists) : { action: 'accept', rule: null, reason: null, matched: [], scores: {}, features: {}, lists: { black: [], white: [], grey: [] }, errors: [] };
-    const sd = shadow ? decide(shadow.set, event, baseContext(event), valuesFor(shadow.set), this.lists) : null;
+    const related = this.relate(event);
+    let d: Decision = live ? decide(live.set, event, base, valuesFor(live.set), this.lists, related) : { action: 'accept', rule: null, reason: null, matched: [], scores: {}, features: {}, lists: { black: [], white: [], grey: [] }, errors: [] };
+    const sd = shadow ? decide(shadow.set, event, baseContext(event), valuesFor(shadow.set), this.lists, related) : null;
+    if (related.cycle) await this.alert('funds_cycle', `user:${event.user}`, { cycle: related.cycle, event_id: event.id, amount: Number(event.amount) });
     // A tripped merchant breaker holds or refuses whatever the rules say.
     const b = event.merchant ? this.breakers.get(event.merchant) : undefined;
     if (b && d.action !== 'reject') d = { ...d, action: b.mode === 'refuse' ? 'reject' : 'review', rule: 'breaker:merchant', reason: `merchant circuit breaker tripped: ${b.reason}` };
@@ -246,6 +270,39 @@ export class Risk {
     return { ...d, decisionId, version: live?.version ?? 0, latencyUs, caseId, shadow: sd && shadow ? { version: shadow.version, action: sd.action, rule: sd.rule } : null };
   }
 
+  /**
+   * Links the event's user to the values it carries, records who pays whom, and answers the user's
+   * component size and any cycle of money this payment closes among related users.
+   */
+  private relate(event: RiskEvent): { graphSize: number; fundsCycle: boolean; cycle: string[] | null } {
+    const user = event.user ?? '';
+    if (user === '') return { graphSize: 1, fundsCycle: false, cycle: null };
+    for (const e of LINK_ENTITIES) {
+      const v = event[e];
+      if (v && this.graph.link(user, e, v)) this.edgeBuffer.push({ user, entity: e, value: v });
+    }
+    let cycle: string[] | null = null;
+    if (event.payee && event.payee !== user) {
+      cycle = this.graph.flow(user, event.payee);
+      this.flowBuffer.push({ payer: user, payee: event.payee });
+    }
+    return { graphSize: this.graph.componentSize(user), fundsCycle: cycle !== null, cycle };
+  }
+
+  private async alert(kind: string, subject: string, details: Record<string, unknown>): Promise<void> {
+    await store.insertAlert(this.deps.pool, { id: this.deps.nextId(), kind, subject, details, now: this.deps.clock.now() });
+    this.deps.log?.warn({ kind, subject }, 'risk alert raised');
+  }
+
+  listAlerts(limit = 100) {
+    return store.listAlerts(this.deps.pool, limit);
+  }
+
+  /** A related-account component: its users and the values they share. */
+  component(entity: Entity | 'user', value: string) {
+    return this.graph.component(entity, value);
+  }
+
   /** Counts an event in the velocity windows without deciding it (an outcome: a failure, a refund). */
   async observe(event: RiskEvent): Promise<void> {
     const windows = uniqueWindows(this.live?.set, this.shadowSet?.set);
@@ -258,13 +315,18 @@ export class Risk {
     if (this.logBuffer.length >= 2_000) void this.flush();
   }
 
-  /** Writes the buffered decision log. */
+  /** Writes the buffered decision log and graph edges. */
   async flush(): Promise<void> {
     while (this.flushing) await this.flushing;
-    if (this.logBuffer.length === 0) return;
+    if (this.logBuffer.length === 0 && this.edgeBuffer.length === 0 && this.flowBuffer.length === 0) return;
     const rows = this.logBuffer;
+    const edges = this.edgeBuffer;
+    const flows = this.flowBuffer;
     this.logBuffer = [];
-    this.flushing = store.insertDecisions(this.deps.pool, rows).catch((e: Error) => {
+    this.edgeBuffer = [];
+    this.flowBuffer = [];
+    const now = this.deps.clock.now();
+    this.flushing = Promise.all([store.insertDecisions(this.deps.pool, rows), store.insertGraphEdges(this.deps.pool, edges, now), store.insertFlows(this.deps.pool, flows, now)]).then(() => undefined).catch((e: Error) => {
       this.deps.log?.error({ err: e.message, rows: rows.length }, 'risk decision log write failed');
     }).finally(() => {
       this.flushing = undefined;

@@ -273,3 +273,42 @@ export async function auditOf(db: Queryable, subject: string): Promise<{ kind: s
   const r = await db.query(`SELECT kind, details, actor, created_at FROM risk_audit WHERE subject = $1 ORDER BY created_at, id`, [subject]);
   return r.rows.map((x: Row) => ({ kind: x['kind'] as string, details: x['details'], actor: x['actor'] as string, createdAt: x['created_at'] as Date }));
 }
+
+// ---- the related-account graph ------------------------------------------------------------------
+
+export async function insertGraphEdges(db: Queryable, xs: readonly { user: string; entity: string; value: string }[], now: Date): Promise<void> {
+  if (xs.length === 0) return;
+  await db.query(
+    `WITH s AS (SELECT set_config('synchronous_commit', 'off', true))
+     INSERT INTO risk_graph_edges (user_id, entity, value, created_at) SELECT t.u, t.e, t.v, $4 FROM s, unnest($1::text[], $2::text[], $3::text[]) AS t(u, e, v) ON CONFLICT DO NOTHING`,
+    [xs.map((x) => x.user), xs.map((x) => x.entity), xs.map((x) => x.value), now],
+  );
+}
+
+export async function insertFlows(db: Queryable, xs: readonly { payer: string; payee: string }[], now: Date): Promise<void> {
+  if (xs.length === 0) return;
+  await db.query(
+    `WITH s AS (SELECT set_config('synchronous_commit', 'off', true))
+     INSERT INTO risk_money_flows (payer, payee, created_at) SELECT t.a, t.b, $3 FROM s, unnest($1::text[], $2::text[]) AS t(a, b) ON CONFLICT DO NOTHING`,
+    [xs.map((x) => x.payer), xs.map((x) => x.payee), now],
+  );
+}
+
+export async function graphEdgesSince(db: Queryable, seq: bigint, limit: number): Promise<{ seq: bigint; user: string; entity: string; value: string }[]> {
+  const r = await db.query(`SELECT seq, user_id, entity, value FROM risk_graph_edges WHERE seq > $1 ORDER BY seq LIMIT $2`, [seq, limit]);
+  return r.rows.map((x: Row) => ({ seq: x['seq'] as bigint, user: x['user_id'] as string, entity: x['entity'] as string, value: x['value'] as string }));
+}
+
+export async function flowsSince(db: Queryable, seq: bigint, limit: number): Promise<{ seq: bigint; payer: string; payee: string }[]> {
+  const r = await db.query(`SELECT seq, payer, payee FROM risk_money_flows WHERE seq > $1 ORDER BY seq LIMIT $2`, [seq, limit]);
+  return r.rows.map((x: Row) => ({ seq: x['seq'] as bigint, payer: x['payer'] as string, payee: x['payee'] as string }));
+}
+
+export async function insertAlert(db: Queryable, x: { id: bigint; kind: string; subject: string; details: Record<string, unknown>; now: Date }): Promise<void> {
+  await db.query(`INSERT INTO risk_alerts (id, kind, subject, details, created_at) VALUES ($1,$2,$3,$4,$5)`, [x.id, x.kind, x.subject, JSON.stringify(x.details), x.now]);
+}
+
+export async function listAlerts(db: Queryable, limit: number): Promise<{ id: bigint; kind: string; subject: string; details: unknown; createdAt: Date }[]> {
+  const r = await db.query(`SELECT * FROM risk_alerts ORDER BY created_at DESC, id DESC LIMIT $1`, [limit]);
+  return r.rows.map((x: Row) => ({ id: x['id'] as bigint, kind: x['kind'] as string, subject: x['subject'] as string, details: x['details'], createdAt: x['created_at'] as Date }));
+}

@@ -35,6 +35,7 @@ export interface RiskEvent {
   notify_url_ok?: boolean;
   return_url_ok?: boolean;
   failed?: boolean;
+  payee?: string;
 }
 
 export interface MatchedRule {
@@ -108,6 +109,7 @@ interface Layout {
   white: number;
   grey: number;
   graph: number;
+  cycle: number;
   /** Reused by every decision (decide is synchronous). */
   mark: Uint8Array;
 }
@@ -120,7 +122,7 @@ function layoutOf(set: CompiledRuleSet): Layout {
   const at = (k: string) => set.slots.get(k)!;
   l = {
     event: Object.keys(EVENT_FIELDS).map((k) => [k, at(k)]), velocity: set.velocity.map((v) => at(v.name)), features: set.features.map((f) => at(f.name)),
-    scores: set.scorecards.map((x) => at(x.name)), black: at('black'), white: at('white'), grey: at('grey'), graph: at('graph_size'), mark: new Uint8Array(set.rules.length),
+    scores: set.scorecards.map((x) => at(x.name)), black: at('black'), white: at('white'), grey: at('grey'), graph: at('graph_size'), cycle: at('funds_cycle'), mark: new Uint8Array(set.rules.length),
   };
   layouts.set(set, l);
   return l;
@@ -133,7 +135,7 @@ const plain = (v: unknown): unknown => (typeof v === 'bigint' ? Number(v) : v);
  * made no observation there). Values live in a slot array (ints as numbers) that the compiled
  * guards read; the CEL context (ints as bigint) is built only if an expression must run.
  */
-export function decide(set: CompiledRuleSet, ev: RiskEvent, base: Record<string, unknown>, velocity: readonly number[], lists: ListIndex, extra: { graphSize?: number } = {}): Decision {
+export function decide(set: CompiledRuleSet, ev: RiskEvent, base: Record<string, unknown>, velocity: readonly number[], lists: ListIndex, extra: { graphSize?: number; fundsCycle?: boolean } = {}): Decision {
   const black: Entity[] = [];
   const white: Entity[] = [];
   const grey: Entity[] = [];
@@ -154,6 +156,7 @@ export function decide(set: CompiledRuleSet, ev: RiskEvent, base: Record<string,
   vals[lay.white] = white;
   vals[lay.grey] = grey;
   vals[lay.graph] = extra.graphSize ?? 1;
+  vals[lay.cycle] = extra.fundsCycle ?? false;
   const features: Decision['features'] = {};
   const vel = set.velocity;
   for (let i = 0; i < vel.length; i++) {

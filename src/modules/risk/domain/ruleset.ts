@@ -34,12 +34,16 @@ export const EVENT_FIELDS = {
   notify_url_ok: 'bool', // the notification / return URLs are within the merchant's registered domains
   return_url_ok: 'bool',
   failed: 'bool', // an outcome event: the attempt failed
+  payee: 'string', // the user receiving the money, when it is a user (transfers, user-to-user payments)
   hour: 'int', // UTC hour of the event
 } as const;
 export type EventField = keyof typeof EVENT_FIELDS;
 
-/** Names the engine itself provides: the lists the event's values are on, and the linked-account component. */
-export const ENGINE_FIELDS = { black: 'list<string>', white: 'list<string>', grey: 'list<string>', graph_size: 'int' } as const;
+/**
+ * Names the engine itself provides: the lists the event's values are on; the number of users in
+ * the user's related-account component; whether this payment closes a cycle of money among them.
+ */
+export const ENGINE_FIELDS = { black: 'list<string>', white: 'list<string>', grey: 'list<string>', graph_size: 'int', funds_cycle: 'bool' } as const;
 
 export interface VelocitySpec {
   name: string;
