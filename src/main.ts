@@ -18,6 +18,7 @@ import { Parties } from './modules/parties/index.js';
 import { Cards } from './modules/cards/index.js';
 import { Channels } from './modules/channels/index.js';
 import { Risk } from './modules/risk/index.js';
+import { httpSend } from './kernel/http-client.js';
 import { Payments } from './modules/payments/index.js';
 
 export const VERSION: string = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
@@ -97,8 +98,12 @@ export async function openRuntime(over: ConfigOverrides = {}, opts: OpenOptions 
     const publicUrl = { value: config.publicUrl ?? `http://127.0.0.1:${config.port}` };
     const payments = new Payments({
       pool, clock, nextId, ledger, parties, channels, cards, log, publicBaseUrl: () => publicUrl.value,
+      risk: { decide: (e, o) => risk.decide(e, o) },
+      ...(config.smsWebhook ? { stepUp: smsWebhookSender(config.smsWebhook, log) } : {}),
       ...(config.notifyScheduleMs ? { notifyScheduleMs: config.notifyScheduleMs } : {}), ...(config.queryBackoffMs ? { queryBackoffMs: config.queryBackoffMs } : {}),
     });
+    // A risk case about a held payment, once decided, lets it proceed or cancels it.
+    risk.onCaseDecided('payment_order', (c, approved) => payments.resolveReview(c.id, approved));
     log.info({ database: redactUrl(url), embedded: embedded !== undefined, workerId: lease.workerId }, 'runtime ready');
     return {
       config, log, clock, pool, databaseUrl: url, embedded, lease, nextId, ledger, parties, cards, channels, payments, risk, publicUrl,
@@ -120,4 +125,13 @@ export async function openRuntime(over: ConfigOverrides = {}, opts: OpenOptions 
     await embedded?.stop().catch(() => undefined);
     throw e;
   }
+}
+
+/** Step-up codes go to the SMS gateway as a JSON POST ({order_no, challenge_id, payer_customer_id, text}). */
+function smsWebhookSender(url: string, log: Logger) {
+  return async (x: { orderNo: string; challengeId: bigint; code: string; payerCustomerId: bigint | null }): Promise<void> => {
+    const body = JSON.stringify({ order_no: x.orderNo, challenge_id: x.challengeId.toString(), payer_customer_id: x.payerCustomerId?.toString() ?? null, text: `Your Paycore payment code is ${x.code}. It expires in 5 minutes.` });
+    const r = await httpSend({ url, method: 'POST', headers: { 'content-type': 'application/json' }, body, timeoutMs: 5_000 });
+    if (!r.ok || r.answer.status >= 300) log.warn({ order: x.orderNo, reason: r.ok ? `HTTP ${r.answer.status}` : r.reason }, 'step-up code could not be sent');
+  };
 }

@@ -113,12 +113,13 @@ describe('cashierPage (Chromium)', () => {
     server?.close();
   });
 
-  it('shows the QR code URL after a click and 支付成功 once paid (Debian chromium through playwright-core)', async () => {
+  it('asks for the risk step-up code, then shows the QR code URL and 支付成功 once paid (Debian chromium through playwright-core)', async () => {
     // .ci/run installs chromium; playwright-core is a dev dependency. Missing either is a failure, not a skip.
     if (skipReason !== null) throw new Error(skipReason);
     const codeUrl = 'weixin://wxpay/bizpayurl?pr=Abc123';
     const base = state({ order_no: 'X', subject: HOSTILE_SCRIPT, methods: ['wechat_native', 'alipay_qr'] });
     const payBodies: unknown[] = [];
+    const challengeBodies: unknown[] = [];
     let statusAfterPay = 0;
     server = createServer((req, res) => {
       void (async () => {
@@ -130,10 +131,15 @@ describe('cashierPage (Chromium)', () => {
         }
         if (req.method === 'POST' && url.pathname === '/cashier/X/pay') {
           payBodies.push(JSON.parse(await body(req)));
-          return json({ ...base, status: 'processing', action: { type: 'qr_code', codeUrl }, outcome: 'accepted' });
+          // Risk control asks for a step-up first.
+          return void res.writeHead(202, { 'content-type': 'application/json' }).end(JSON.stringify({ ...base, outcome: 'challenge', challenge_id: '77' }));
+        }
+        if (req.method === 'POST' && url.pathname === '/cashier/X/challenge') {
+          challengeBodies.push(JSON.parse(await body(req)));
+          return json({ ...base, status: 'processing', action: { type: 'qr_code', codeUrl }, outcome: 'cleared' });
         }
         if (req.method === 'GET' && url.pathname === '/cashier/X/status') {
-          if (payBodies.length === 0) return json(base);
+          if (challengeBodies.length === 0) return json(base);
           statusAfterPay += 1;
           return json(statusAfterPay === 1 ? { ...base, status: 'processing', action: { type: 'qr_code', codeUrl } } : { ...base, status: 'succeeded', return_url: 'https://shop.example/done' });
         }
@@ -156,9 +162,14 @@ describe('cashierPage (Chromium)', () => {
       expect(await page.textContent('#amount')).toBe('¥123.45');
 
       await page.click('button[data-method="wechat_native"]');
+      // The risk step-up: the payer types the code sent to them.
+      await page.waitForSelector('#stepup input[name="code"]', { timeout: 10_000 });
+      await page.fill('#stepup input[name="code"]', '123456');
+      await page.click('#stepup button[type="submit"]');
       await page.waitForSelector('#code-url', { timeout: 10_000 });
       expect(await page.textContent('#code-url')).toBe(codeUrl);
-      expect(payBodies).toEqual([{ method: 'wechat_native' }]);
+      expect(payBodies).toEqual([{ method: 'wechat_native', device_id: expect.stringMatching(/^[0-9a-f]{24}$/) }]);
+      expect(challengeBodies).toEqual([{ challenge_id: '77', code: '123456' }]);
 
       await page.waitForSelector('#result h2.ok', { timeout: 15_000 });
       expect(await page.textContent('#result h2')).toContain('支付成功');

@@ -26,6 +26,8 @@ export interface Config {
   ledgerMaxBatch: number;
   /** The URL channels and payers reach this server at (PAYCORE_PUBLIC_URL); default: the listening address. */
   publicUrl: string | undefined;
+  /** Where step-up codes for payers are POSTed (PAYCORE_SMS_WEBHOOK: the SMS gateway); unset: they are logged (development). */
+  smsWebhook: string | undefined;
   /** Per provider call, in ms (PAYCORE_CHANNEL_TIMEOUT_MS). */
   channelTimeoutMs: number;
   /** How often the payment jobs run (PAYCORE_JOB_INTERVAL_MS). */
@@ -84,6 +86,7 @@ export function loadConfig(over: ConfigOverrides = {}, env: NodeJS.ProcessEnv = 
     ledgerBatchWindowMs: intEnv(env, 'PAYCORE_LEDGER_BATCH_WINDOW_MS', 1, 0, 100),
     ledgerMaxBatch: intEnv(env, 'PAYCORE_LEDGER_MAX_BATCH', 2000, 1, 8190),
     publicUrl: urlEnv(env, 'PAYCORE_PUBLIC_URL'),
+    smsWebhook: urlEnv(env, 'PAYCORE_SMS_WEBHOOK'),
     channelTimeoutMs: intEnv(env, 'PAYCORE_CHANNEL_TIMEOUT_MS', 10_000, 100, 120_000),
     jobIntervalMs: intEnv(env, 'PAYCORE_JOB_INTERVAL_MS', 1_000, 10, 600_000),
     notifyScheduleMs: listEnv(env, 'PAYCORE_NOTIFY_SCHEDULE_MS'),

@@ -154,15 +154,36 @@ function fmt(minor) {
   var unit = Math.pow(10, BOOT.exp), f = minor % unit, w = (minor - f) / unit;
   return BOOT.symbol + w + (BOOT.exp ? '.' + String(f).padStart(BOOT.exp, '0') : '');
 }
+function deviceId() {
+  try {
+    var d = localStorage.getItem('paycore_device');
+    if (!d) { d = Array.from(crypto.getRandomValues(new Uint8Array(12)), function (b) { return b.toString(16).padStart(2, '0'); }).join(''); localStorage.setItem('paycore_device', d); }
+    return d;
+  } catch (e) { return undefined; }
+}
 function call(path, body) {
+  if (path === '/pay' && deviceId()) body.device_id = deviceId();
   say('处理中… Working…');
   return fetch(base + path + q, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), credentials: 'same-origin' })
     .then(function (r) { return r.json().catch(function () { return {}; }).then(function (j) { return { ok: r.ok, body: j }; }); })
     .then(function (r) {
       if (!r.ok) { var e = r.body && r.body.error || {}; say('支付未完成 Not paid: ' + (e.code || 'error') + (e.message ? ' — ' + e.message : ''), 'bad'); return; }
+      if (r.body.outcome === 'challenge') { lastPay = { path: path, body: body }; return showChallenge(r.body.challenge_id); }
+      if (r.body.outcome === 'risk_review') { say('支付审核中，请稍候 Your payment is being reviewed; this page updates by itself'); return; }
+      if (r.body.outcome === 'cleared_submit_again' && lastPay) return call(lastPay.path, lastPay.body);
       say(r.body.outcome === 'unknown' ? '正在确认结果 Confirming the result…' : '');
       update(r.body, true);
     }, function () { say('网络错误，请重试 Network error, please retry', 'bad'); });
+}
+var lastPay = null;
+function showChallenge(id) {
+  var box = $('action');
+  box.textContent = ''; box.hidden = false; shown = null;
+  var form = el('form', { id: 'stepup' }, [el('label', { text: '安全验证：请输入短信验证码 Security check: enter the code we sent you' }, [el('input', { name: 'code', inputmode: 'numeric', minlength: '6', maxlength: '6', required: '', autocomplete: 'one-time-code' })]),
+    el('button', { type: 'submit', text: '验证 Verify' })]);
+  form.addEventListener('submit', function (ev) { ev.preventDefault(); call('/challenge', { challenge_id: id, code: form.elements.code.value.trim() }); });
+  box.append(form);
+  say('');
 }
 function showAction(a) {
   var box = $('action');

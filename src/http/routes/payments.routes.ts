@@ -10,7 +10,7 @@ import { Secret } from '../../kernel/secret.js';
 import type { Channels, ChannelAccountRow } from '../../modules/channels/index.js';
 import { PAY_METHODS } from '../../modules/channels/index.js';
 import type { LegSpec, PaymentLeg, PaymentOrder, Payments } from '../../modules/payments/index.js';
-import { ORDER_METHODS } from '../../modules/payments/index.js';
+import { heldRequest, ORDER_METHODS } from '../../modules/payments/index.js';
 import type { App, AppDeps } from '../app.js';
 import { registerStatuses } from '../errors.js';
 import { Amount, ErrorSchema, IdString, Limit, decodeCursor, page, parseId, toWire } from '../dto.js';
@@ -33,6 +33,8 @@ const BankCard = Type.Object({
 
 registerStatuses(409, ['order_exists_with_different_content', 'order_already_paid', 'order_closed', 'order_expired', 'order_failed', 'payment_in_progress', 'refund_exists_with_different_content', 'channel_account_exists_with_different_fields']);
 registerStatuses(403, ['payer_not_authorized']);
+registerStatuses(404, ['challenge_not_found']);
+registerStatuses(422, ['risk_rejected', 'challenge_expired', 'challenge_code_wrong', 'challenge_failed']);
 registerStatuses(409, ['statement_not_ready']);
 registerStatuses(502, ['channel_unavailable']);
 registerStatuses(422, ['notify_url_not_allowed', 'method_not_allowed', 'no_channel_available', 'channel_declined', 'refund_exceeds_refundable', 'merchant_balance_insufficient', 'order_not_paid', 'invalid_legs', 'sms_confirm_failed', 'merchant_not_active', 'unsupported_method', 'invalid_channel_config']);
@@ -208,12 +210,21 @@ export function registerPaymentRoutes(app: App, deps: AppDeps & { cashierKey: Bu
         method: Type.Optional(Method), bank_card: Type.Optional(BankCard),
         legs: Type.Optional(Type.Array(Type.Object({ kind: Type.Enum(['card', 'balance', 'channel']), amount: Amount, card_id: Type.Optional(IdString), pin: Type.Optional(Type.String({ maxLength: 12 })), account_id: Type.Optional(IdString), method: Type.Optional(Method), bank_card: Type.Optional(BankCard) }, { additionalProperties: false }), { minItems: 1, maxItems: 5 })),
         payer_token: Type.Optional(Type.String({ maxLength: 64, description: 'the payer\'s consent to spend their balance (POST /v1/customers/{id}/payer-token)' })),
+        device_id: Type.Optional(Type.String({ maxLength: 128, description: 'the payer device\'s fingerprint, for risk control' })),
       }, { additionalProperties: false }),
       response: { 200: Obj, 202: Obj, ...errors },
     },
   }, async (req, reply) => {
     const o = await cashierOrder(req.params.order_no, req.query.t);
     const b = req.body;
+    // Risk control before anything is authorized (docs/risk.md): refuse, hold for review, or step up.
+    const firstCard = b.legs?.find((l) => l.kind === 'card')?.card_id;
+    const gate = unwrap(await payments.screen({
+      order: o, request: heldRequest(b), clientIp: req.ip, ...(b.device_id ? { deviceId: b.device_id } : {}), ...(firstCard ? { cardId: parseId(firstCard, 'card_id') } : {}),
+      channel: b.legs ? (b.legs.length === 1 ? (b.legs[0]!.method ?? b.legs[0]!.kind) : 'combined') : (b.method ?? ''),
+    }));
+    if (gate.kind === 'review') return reply.code(202).send({ ...(await cashierState(o)), outcome: 'risk_review', case_id: gate.caseId.toString() });
+    if (gate.kind === 'challenge') return reply.code(202).send({ ...(await cashierState(o)), outcome: 'challenge', challenge_id: gate.challengeId.toString() });
     if (b.legs) {
       if (b.legs.some((l) => l.kind === 'balance') && o.methods.includes('balance')) {
         if (!b.payer_token || o.payerCustomerId === null || !checkPayerToken(deps.cashierKey, o.payerCustomerId, b.payer_token, Math.floor(deps.clock.nowMs() / 1000))) {
@@ -232,6 +243,18 @@ export function registerPaymentRoutes(app: App, deps: AppDeps & { cashierKey: Bu
     if (!b.method) throw new DomainError('invalid_request', 'give method, or legs for a combined payment');
     const r = unwrap(await payments.payWithChannel({ orderId: o.id, method: b.method as never, ...(b.bank_card ? { bankCard: b.bank_card } : {}), clientIp: req.ip }));
     return reply.code(r.outcome === 'unknown' ? 202 : 200).send({ ...(await cashierState(r.order)), action: r.action, outcome: r.outcome });
+  });
+
+  app.post('/cashier/:order_no/challenge', {
+    schema: {
+      tags: ['cashier'], summary: 'The payer answers a risk step-up with the code sent to them', params: Type.Object({ order_no: OrderNo }), querystring: T,
+      body: Type.Object({ challenge_id: IdString, code: Type.String({ pattern: '^[0-9]{6}$' }) }, { additionalProperties: false }),
+      response: { 200: Obj, 202: Obj, ...errors },
+    },
+  }, async (req) => {
+    const o = await cashierOrder(req.params.order_no, req.query.t);
+    const r = unwrap(await payments.passChallenge({ orderId: o.id, challengeId: parseId(req.body.challenge_id, 'challenge_id'), code: req.body.code }));
+    return { ...(await cashierState(r.order)), action: r.action, outcome: r.waitingForPayer ? 'cleared_submit_again' : 'cleared' };
   });
 
   app.post('/cashier/:order_no/confirm', {

@@ -37,6 +37,8 @@ export interface HoldInput {
   timeoutSeconds: number;
   /** The caller's reference (e.g. the combined payment's order number), kept on the hold. */
   reference?: string;
+  /** The caller asked the risk engine about this payment already (the cashier): not asked again. */
+  riskScreened?: boolean;
 }
 
 /** Combined payments settle within minutes; a month covers even a hotel-style pre-authorization. */

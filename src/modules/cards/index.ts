@@ -107,7 +107,7 @@ export class Cards {
 
   // ---- holds for combined payments (组合支付) -----------------------------------------------------
   /** Holds part of the card's balance for a merchant (ledger pending transfers that time out by themselves). */
-  hold(inp: { cardId: bigint; idempotencyKey: string; amountMinor: bigint; merchantId: bigint; pin?: Secret; timeoutSeconds: number; reference?: string }): Promise<CardsResult<CardTransaction>> {
+  hold(inp: holds.HoldInput): Promise<CardsResult<CardTransaction>> {
     return holds.hold(this.ctx, inp);
   }
   /** Pays a held amount to the merchant in full; `hold_not_active` if it was released, expired or captured. */

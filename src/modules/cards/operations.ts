@@ -169,6 +169,8 @@ export interface ConsumeInput {
   merchantId: bigint;
   terminalId?: string;
   pin?: Secret;
+  /** The caller asked the risk engine about this payment already (the cashier): not asked again. */
+  riskScreened?: boolean;
 }
 
 /** Checks the PIN when the card has one, counting failures and locking after too many. */
@@ -192,8 +194,8 @@ async function checkPin(ctx: Ctx, c: PoolClient, card: Card, pin: Secret | undef
  * may be a network call, and no card lock or connection should be held while it answers. (A retry
  * of an authorized key asks again.)
  */
-export async function askRisk(ctx: Ctx, inp: { idempotencyKey: string; cardId: bigint; merchantId: bigint; amountMinor: bigint; terminalId?: string }): Promise<CardsResult<void>> {
-  if (!ctx.authorize) return ok(undefined);
+export async function askRisk(ctx: Ctx, inp: { idempotencyKey: string; cardId: bigint; merchantId: bigint; amountMinor: bigint; terminalId?: string; riskScreened?: boolean }): Promise<CardsResult<void>> {
+  if (!ctx.authorize || inp.riskScreened) return ok(undefined);
   const card = await store.getCard(ctx.pool, inp.cardId);
   if (!card) return fail('card_not_found', `card ${inp.cardId} does not exist`);
   const decision = await ctx.authorize({ idempotencyKey: inp.idempotencyKey, cardId: card.id, productId: card.productId, merchantId: inp.merchantId, amountMinor: inp.amountMinor, terminalId: inp.terminalId ?? null });

@@ -97,7 +97,7 @@ export async function checkoutWithOneCard(ctx: Ctx, order: PaymentOrder, cardId:
   await warm(ctx, order);
   const fee = merchantFeeOf(ctx, order);
   const item: Item = { order, legId: ctx.nextId(), legNo: 0, cardId, fee, feeTransfer: fee > 0n ? await feePosting(ctx, order, fee) : null };
-  const out = await ctx.cards.consumeAttached({ cardId, idempotencyKey: `leg:${item.legId}:consume`, amountMinor: order.amount, merchantId: order.merchantId }, participant(ctx), item);
+  const out = await ctx.cards.consumeAttached({ cardId, idempotencyKey: `leg:${item.legId}:consume`, amountMinor: order.amount, merchantId: order.merchantId, riskScreened: ctx.risk !== undefined }, participant(ctx), item);
   if (out.kind === 'unbatched' || out.kind === 'refused') return 'general';
   let r: CardsResult<CardTransaction>;
   if (out.kind === 'declined') {

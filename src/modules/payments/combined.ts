@@ -206,13 +206,13 @@ async function hold(ctx: Ctx, order: PaymentOrder, l: PaymentLeg, pin: Secret | 
   const now = ctx.clock.now();
   const timeoutSeconds = Math.max(60, Math.ceil((order.expiresAt.getTime() - now.getTime()) / 1000) + (ctx.holdGraceSeconds ?? 3600));
   if (payNow && l.kind === 'card') {
-    const r = await ctx.cards!.consume({ cardId: l.cardId!, idempotencyKey: `leg:${l.id}:consume`, amountMinor: l.amount, merchantId: order.merchantId, ...(pin ? { pin } : {}) });
+    const r = await ctx.cards!.consume({ cardId: l.cardId!, idempotencyKey: `leg:${l.id}:consume`, amountMinor: l.amount, merchantId: order.merchantId, riskScreened: ctx.risk !== undefined, ...(pin ? { pin } : {}) });
     if (r.ok) await store.updateLeg(ctx.pool, l.id, { status: 'succeeded', card_tx_id: r.value.id, paid_at: now }, now);
     else await store.updateLeg(ctx.pool, l.id, { status: 'failed', failure_code: `card:${r.code}`.slice(0, 100), failure_message: r.message.slice(0, 500) }, now);
     return;
   }
   if (l.kind === 'card') {
-    const r = await ctx.cards!.hold({ cardId: l.cardId!, idempotencyKey: `leg:${l.id}:hold`, amountMinor: l.amount, merchantId: order.merchantId, timeoutSeconds, reference: order.orderNo, ...(pin ? { pin } : {}) });
+    const r = await ctx.cards!.hold({ cardId: l.cardId!, idempotencyKey: `leg:${l.id}:hold`, amountMinor: l.amount, merchantId: order.merchantId, timeoutSeconds, reference: order.orderNo, riskScreened: ctx.risk !== undefined, ...(pin ? { pin } : {}) });
     if (r.ok) await store.updateLeg(ctx.pool, l.id, { status: 'held', card_tx_id: r.value.id }, now);
     else await store.updateLeg(ctx.pool, l.id, { status: 'failed', failure_code: `card:${r.code}`.slice(0, 100), failure_message: r.message.slice(0, 500) }, now);
     return;

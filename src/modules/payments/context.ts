@@ -37,6 +37,10 @@ export interface PaymentsDeps {
   maxChannelLegs?: number;
   /** Hold timeout for card and balance legs of combined payments (beyond the order's expiry). */
   holdGraceSeconds?: number;
+  /** The risk engine, asked before every payment attempt at the cashier (risk-gate.ts). */
+  risk?: import('./risk-gate.js').PaymentRiskPort;
+  /** Delivers a step-up code to the payer (an SMS gateway); without it the code is only logged. */
+  stepUp?: (x: { orderNo: string; challengeId: bigint; code: string; payerCustomerId: bigint | null }) => Promise<void>;
 }
 
 /** About 24 hours in all: 0s, 15s, 15s, 30s, 3m, 10m, 20m, 30m, 30m, 30m, 1h, 3h, 3h, 3h, 6h, 6h. */

@@ -26,4 +26,9 @@ export type PaymentsErrorCode =
   | 'leg_not_found'
   | 'sms_confirm_failed'
   | 'amount_mismatch'
-  | 'merchant_balance_insufficient';
+  | 'merchant_balance_insufficient'
+  | 'risk_rejected'
+  | 'challenge_not_found'
+  | 'challenge_expired'
+  | 'challenge_code_wrong'
+  | 'challenge_failed';

@@ -5,8 +5,9 @@
  */
 import { fail, ok } from '../../kernel/errors.js';
 import type { Secret } from '../../kernel/secret.js';
-import type { PayAction } from '../channels/index.js';
+import type { PayAction, PayMethod } from '../channels/index.js';
 import { payCombined, driveCombined, type LegSpec } from './combined.js';
+import { passChallenge, resolveReview, screen, type HeldRequest } from './risk-gate.js';
 import { makeCtx, type Ctx, type PaymentsDeps, type PaymentsResult } from './context.js';
 import { receiveChannelNotification } from './notify-in.js';
 import { createOrder, findMerchantOrder, getOrder, orderView, type CreateOrderInput } from './orders.js';
@@ -20,6 +21,7 @@ import type { MerchantNotification, PaymentLeg, PaymentOrder, PaymentRefund, Ref
 export type { PaymentsDeps, PaymentsResult } from './context.js';
 export type { PaymentsErrorCode } from './errors.js';
 export type { LegSpec } from './combined.js';
+export { heldRequest, type HeldRequest, type PaymentRiskPort } from './risk-gate.js';
 export type { MerchantNotification, PaymentLeg, PaymentOrder, PaymentRefund, RefundPart } from './types.js';
 export { ORDER_METHODS, orderView } from './orders.js';
 export { refundView, allocateRefund } from './refunds.js';
@@ -40,6 +42,33 @@ export class Payments {
   constructor(deps: PaymentsDeps) {
     this.ctx = makeCtx(deps);
   }
+
+  // ---- risk control at the cashier (risk-gate.ts) ----------------------------------------------
+  /** Asks the risk engine about a pay request; see risk-gate.ts for what each answer does. */
+  screen(inp: Parameters<typeof screen>[1]) {
+    return screen(this.ctx, inp);
+  }
+  /** The payer's step-up code; the held request is carried out when it is right. */
+  passChallenge(inp: { orderId: bigint; challengeId: bigint; code: string }) {
+    return passChallenge(this.ctx, inp, this.runHeld);
+  }
+  /** An operator decided the risk case of a held payment (registered with the risk engine). */
+  resolveReview(caseId: bigint, approved: boolean) {
+    return resolveReview(this.ctx, caseId, approved, this.runHeld);
+  }
+  private readonly runHeld = async (orderId: bigint, req: HeldRequest): Promise<PaymentsResult<{ order: PaymentOrder; action: PayAction | null }>> => {
+    if (req.legs) {
+      const legs: LegSpec[] = req.legs.map((l) => {
+        if (l.kind === 'card') return { kind: 'card', cardId: BigInt(l.card_id!), amountMinor: BigInt(l.amount) };
+        if (l.kind === 'balance') return { kind: 'balance', businessAccountId: BigInt(l.account_id!), amountMinor: BigInt(l.amount) };
+        return { kind: 'channel', method: l.method as PayMethod, amountMinor: BigInt(l.amount) };
+      });
+      const r = await payCombined(this.ctx, { orderId, legs });
+      return r.ok ? ok({ order: r.value.order, action: r.value.action }) : r;
+    }
+    const r = await payWithChannel(this.ctx, { orderId, method: req.method as PayMethod });
+    return r.ok ? ok({ order: r.value.order, action: r.value.action }) : r;
+  };
 
   // ---- orders -----------------------------------------------------------------------------------
   createOrder(inp: CreateOrderInput): Promise<PaymentsResult<{ order: PaymentOrder; created: boolean }>> {

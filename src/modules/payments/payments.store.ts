@@ -498,3 +498,64 @@ export async function unrecordCardCheckouts(db: Queryable, xs: readonly { legId:
   );
   await db.query(`DELETE FROM merchant_notifications WHERE order_id = ANY($1::bigint[]) AND event_type = 'payment.succeeded' AND status = 'pending' AND attempts = 0`, [orders]);
 }
+
+// ---- payments held by risk control (risk-gate.ts) ----------------------------------------------
+
+export interface RiskHold {
+  id: bigint;
+  orderId: bigint;
+  kind: 'review' | 'challenge';
+  caseId: bigint | null;
+  request: import('./risk-gate.js').HeldRequest;
+  codeHash: string | null;
+  attempts: number;
+  expiresAt: Date;
+  status: 'open' | 'cleared' | 'used' | 'rejected' | 'failed';
+  createdAt: Date;
+}
+
+const toHold = (r: Row): RiskHold => ({
+  id: r['id'] as bigint, orderId: r['order_id'] as bigint, kind: r['kind'] as RiskHold['kind'], caseId: (r['case_id'] as bigint | null) ?? null, request: r['request'] as RiskHold['request'],
+  codeHash: (r['code_hash'] as string | null) ?? null, attempts: r['attempts'] as number, expiresAt: r['expires_at'] as Date, status: r['status'] as RiskHold['status'], createdAt: r['created_at'] as Date,
+});
+
+/** Opens a hold; false when the order already has one open or cleared. */
+export async function insertHold(db: Queryable, x: { id: bigint; orderId: bigint; kind: 'review' | 'challenge'; caseId: bigint | null; request: unknown; codeHash: string | null; expiresAt: Date; now: Date }): Promise<boolean> {
+  const r = await db.query(
+    `INSERT INTO payment_risk_holds (id, order_id, kind, case_id, request, code_hash, expires_at, status, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,'open',$8) ON CONFLICT DO NOTHING`,
+    [x.id, x.orderId, x.kind, x.caseId, JSON.stringify(x.request), x.codeHash, x.expiresAt, x.now],
+  );
+  return r.rowCount === 1;
+}
+
+export async function currentHold(db: Queryable, orderId: bigint): Promise<RiskHold | undefined> {
+  const r = await db.query(`SELECT * FROM payment_risk_holds WHERE order_id = $1 AND status IN ('open', 'cleared')`, [orderId]);
+  return r.rows[0] ? toHold(r.rows[0] as Row) : undefined;
+}
+
+export async function getHold(db: Queryable, id: bigint): Promise<RiskHold | undefined> {
+  const r = await db.query(`SELECT * FROM payment_risk_holds WHERE id = $1`, [id]);
+  return r.rows[0] ? toHold(r.rows[0] as Row) : undefined;
+}
+
+export async function holdOfCase(db: Queryable, caseId: bigint): Promise<RiskHold | undefined> {
+  const r = await db.query(`SELECT * FROM payment_risk_holds WHERE case_id = $1 ORDER BY created_at DESC LIMIT 1`, [caseId]);
+  return r.rows[0] ? toHold(r.rows[0] as Row) : undefined;
+}
+
+/** Uses a cleared hold (once). */
+export async function useHold(db: Queryable, id: bigint, now: Date): Promise<boolean> {
+  const r = await db.query(`UPDATE payment_risk_holds SET status = 'used', decided_at = $2 WHERE id = $1 AND status = 'cleared'`, [id, now]);
+  return r.rowCount === 1;
+}
+
+/** Moves an open hold on (cleared, rejected, failed); `from` guards the transition. */
+export async function finishHold(db: Queryable, id: bigint, status: 'cleared' | 'rejected' | 'failed', now: Date, from: 'open' = 'open'): Promise<boolean> {
+  const r = await db.query(`UPDATE payment_risk_holds SET status = $2, decided_at = $3 WHERE id = $1 AND status = $4`, [id, status, now, from]);
+  return r.rowCount === 1;
+}
+
+export async function countHoldAttempt(db: Queryable, id: bigint): Promise<number> {
+  const r = await db.query(`UPDATE payment_risk_holds SET attempts = attempts + 1 WHERE id = $1 RETURNING attempts`, [id]);
+  return (r.rows[0] as Row | undefined)?.['attempts'] as number ?? 0;
+}

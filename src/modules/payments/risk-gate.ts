@@ -1,0 +1,158 @@
+/**
+ * Risk control at the cashier (支付风控): every payment attempt is decided by the risk engine
+ * before anything is authorized.
+ *
+ *   accept    -> the payment goes on;
+ *   reject    -> refused (`risk_rejected`), nothing written;
+ *   review    -> a case is opened and the payment is HELD: the order stays payable by nobody else
+ *                until an operator decides; approved, the held request is carried out; rejected,
+ *                the order fails (`risk_rejected`);
+ *   challenge -> step-up: a one-time code goes to the payer (SMS gateway hook) and the held request
+ *                is carried out once the payer types it (5 minutes, 5 tries).
+ *
+ * A held request is stored without PINs or bank card details; one that needed them is cleared
+ * instead, and the payer's next submit goes through without a second risk decision.
+ */
+import { createHash, randomInt } from 'node:crypto';
+import { fail, ok } from '../../kernel/errors.js';
+import type { PayAction, PayMethod } from '../channels/index.js';
+import type { Ctx, PaymentsResult } from './context.js';
+import { payable } from './pay.js';
+import * as store from './payments.store.js';
+import type { PaymentOrder } from './types.js';
+
+/** What the risk engine needs from payments (the Risk module implements it; see main.ts). */
+export interface PaymentRiskPort {
+  decide(event: {
+    id: string; kind: string; at: number; amount: bigint; currency?: string; merchant?: string; merchant_mcc?: string; category?: string; channel?: string;
+    card?: string; device?: string; ip?: string; user?: string; notify_url_ok?: boolean; return_url_ok?: boolean;
+  }, opts: { subject?: { kind: string; id: string } }): Promise<{ action: 'accept' | 'challenge' | 'review' | 'reject'; rule: string | null; reason: string | null; caseId: bigint | null }>;
+}
+
+/** A pay request as it can be stored and carried out later. */
+export interface HeldRequest {
+  legs?: { kind: 'card' | 'balance' | 'channel'; amount: string; card_id?: string; account_id?: string; method?: string }[];
+  method?: string;
+  /** It carried a PIN or bank card details, which are not stored: the payer submits again. */
+  needs_payer: boolean;
+}
+
+export type Screen = { kind: 'proceed' } | { kind: 'review'; caseId: bigint } | { kind: 'challenge'; challengeId: bigint };
+
+const CHALLENGE_MS = 5 * 60_000;
+const CHALLENGE_TRIES = 5;
+
+const codeHash = (holdId: bigint, code: string): string => createHash('sha256').update(`${holdId}:${code}`).digest('hex');
+
+export async function screen(ctx: Ctx, inp: { order: PaymentOrder; request: HeldRequest; clientIp?: string; deviceId?: string; cardId?: bigint; channel: string }): Promise<PaymentsResult<Screen>> {
+  if (!ctx.risk) return ok({ kind: 'proceed' });
+  const { order } = inp;
+  // An order that cannot be paid is refused as such, not asked about.
+  const can = payable(ctx, order);
+  if (!can.ok) return can;
+  const now = ctx.clock.now();
+  const hold = await store.currentHold(ctx.pool, order.id);
+  if (hold) {
+    if (hold.status === 'cleared') {
+      // Cleared by an operator or the payer's code: this submit goes through, once.
+      if (await store.useHold(ctx.pool, hold.id, now)) return ok({ kind: 'proceed' });
+      return fail('payment_in_progress', 'the cleared payment is being carried out');
+    }
+    if (hold.kind === 'review') return fail('payment_in_progress', 'the payment is being reviewed by risk control', { case_id: String(hold.caseId) });
+    if (hold.expiresAt.getTime() > now.getTime()) return ok({ kind: 'challenge', challengeId: hold.id });
+    await store.finishHold(ctx.pool, hold.id, 'failed', now);
+  }
+  const m = await ctx.merchants.get(order.merchantId, () => ctx.parties.getMerchant({ id: order.merchantId }));
+  const category = typeof order.metadata['category'] === 'string' ? (order.metadata['category'] as string) : undefined;
+  const d = await ctx.risk.decide({
+    id: `pay:${order.id}:${ctx.nextId()}`, kind: 'payment', at: now.getTime(), amount: order.amount, currency: order.currency, merchant: order.merchantId.toString(),
+    ...(m.ok ? { merchant_mcc: m.value.mcc } : {}), ...(category ? { category } : {}), channel: inp.channel,
+    ...(inp.cardId !== undefined ? { card: inp.cardId.toString() } : {}), ...(inp.deviceId ? { device: inp.deviceId } : {}), ...(inp.clientIp ? { ip: inp.clientIp } : {}),
+    ...(order.payerCustomerId !== null ? { user: order.payerCustomerId.toString() } : {}),
+    // Both were checked against the merchant's registered domains when the order was created.
+    notify_url_ok: true, return_url_ok: true,
+  }, { subject: { kind: 'payment_order', id: order.id.toString() } });
+  if (d.action === 'accept') return ok({ kind: 'proceed' });
+  if (d.action === 'reject') return fail('risk_rejected', 'the payment was declined by risk control', { rule: d.rule });
+  const id = ctx.nextId();
+  if (d.action === 'review') {
+    if (!(await store.insertHold(ctx.pool, { id, orderId: order.id, kind: 'review', caseId: d.caseId, request: inp.request, codeHash: null, expiresAt: order.expiresAt, now }))) {
+      return fail('payment_in_progress', 'a payment of this order is held by risk control');
+    }
+    ctx.log?.info({ order: order.orderNo, case: String(d.caseId), rule: d.rule }, 'payment held for risk review');
+    return ok({ kind: 'review', caseId: d.caseId ?? 0n });
+  }
+  const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
+  if (!(await store.insertHold(ctx.pool, { id, orderId: order.id, kind: 'challenge', caseId: null, request: inp.request, codeHash: codeHash(id, code), expiresAt: new Date(now.getTime() + CHALLENGE_MS), now }))) {
+    return fail('payment_in_progress', 'a payment of this order is held by risk control');
+  }
+  if (ctx.stepUp) await ctx.stepUp({ orderNo: order.orderNo, challengeId: id, code, payerCustomerId: order.payerCustomerId });
+  else ctx.log?.warn({ order: order.orderNo, challenge: id.toString(), code }, 'step-up code (no SMS gateway configured: development only)');
+  return ok({ kind: 'challenge', challengeId: id });
+}
+
+export interface Carried {
+  order: PaymentOrder;
+  action: PayAction | null;
+  /** The held request needed the payer again (PIN, bank card): cleared, waiting for their submit. */
+  waitingForPayer: boolean;
+}
+
+type Runner = (orderId: bigint, req: HeldRequest) => Promise<PaymentsResult<{ order: PaymentOrder; action: PayAction | null }>>;
+
+/** Carries out a cleared hold's request (or leaves it cleared for the payer's own submit). */
+async function carryOut(ctx: Ctx, hold: store.RiskHold, run: Runner): Promise<PaymentsResult<Carried>> {
+  const now = ctx.clock.now();
+  if (hold.request.needs_payer) return ok({ order: (await store.getOrder(ctx.pool, hold.orderId))!, action: null, waitingForPayer: true });
+  if (!(await store.useHold(ctx.pool, hold.id, now))) return fail('payment_in_progress', 'the cleared payment is being carried out');
+  const r = await run(hold.orderId, hold.request);
+  if (!r.ok) return r;
+  return ok({ ...r.value, waitingForPayer: false });
+}
+
+/** An operator decided the case of a held payment. */
+export async function resolveReview(ctx: Ctx, caseId: bigint, approved: boolean, run: Runner): Promise<void> {
+  const hold = await store.holdOfCase(ctx.pool, caseId);
+  if (!hold || hold.status !== 'open') return;
+  const now = ctx.clock.now();
+  if (!approved) {
+    await store.finishHold(ctx.pool, hold.id, 'rejected', now);
+    await store.updateOrder(ctx.pool, hold.orderId, { status: 'failed', failure_code: 'risk_rejected' }, now);
+    return;
+  }
+  await store.finishHold(ctx.pool, hold.id, 'cleared', now);
+  const r = await carryOut(ctx, { ...hold, status: 'cleared' }, run);
+  if (!r.ok) ctx.log?.warn({ order: hold.orderId.toString(), code: r.code }, 'approved payment could not be carried out');
+}
+
+/** The payer typed the step-up code. */
+export async function passChallenge(ctx: Ctx, inp: { orderId: bigint; challengeId: bigint; code: string }, run: Runner): Promise<PaymentsResult<Carried>> {
+  const hold = await store.getHold(ctx.pool, inp.challengeId);
+  if (!hold || hold.orderId !== inp.orderId || hold.kind !== 'challenge') return fail('challenge_not_found', 'no such challenge for this order');
+  const now = ctx.clock.now();
+  if (hold.status !== 'open') return fail('challenge_not_found', `the challenge is ${hold.status}`);
+  if (hold.expiresAt.getTime() <= now.getTime()) {
+    await store.finishHold(ctx.pool, hold.id, 'failed', now);
+    return fail('challenge_expired', 'the code has expired; pay again for a new one');
+  }
+  if (codeHash(hold.id, inp.code) !== hold.codeHash) {
+    const tries = await store.countHoldAttempt(ctx.pool, hold.id);
+    if (tries >= CHALLENGE_TRIES) {
+      await store.finishHold(ctx.pool, hold.id, 'failed', now);
+      return fail('challenge_failed', 'too many wrong codes; pay again for a new one');
+    }
+    return fail('challenge_code_wrong', 'the code is wrong', { tries_left: CHALLENGE_TRIES - tries });
+  }
+  if (!(await store.finishHold(ctx.pool, hold.id, 'cleared', now, 'open'))) return fail('challenge_not_found', 'the challenge was answered already');
+  return carryOut(ctx, { ...hold, status: 'cleared' }, run);
+}
+
+/** The stored form of a cashier pay request. */
+export function heldRequest(b: { method?: string; bank_card?: unknown; legs?: { kind: string; amount: number; card_id?: string; account_id?: string; method?: string; pin?: string; bank_card?: unknown }[] }): HeldRequest {
+  const needs = b.bank_card !== undefined || (b.legs ?? []).some((l) => l.pin !== undefined || l.bank_card !== undefined);
+  return {
+    ...(b.legs ? { legs: b.legs.map((l) => ({ kind: l.kind as 'card', amount: String(l.amount), ...(l.card_id ? { card_id: l.card_id } : {}), ...(l.account_id ? { account_id: l.account_id } : {}), ...(l.method ? { method: l.method as PayMethod } : {}) })) } : {}),
+    ...(b.method ? { method: b.method } : {}),
+    needs_payer: needs,
+  };
+}
