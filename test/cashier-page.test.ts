@@ -81,6 +81,7 @@ describe('cashierPage (unit)', () => {
 interface Page {
   goto(url: string): Promise<unknown>;
   click(selector: string): Promise<void>;
+  fill(selector: string, value: string): Promise<void>;
   waitForSelector(selector: string, opts?: { timeout?: number }): Promise<unknown>;
   textContent(selector: string): Promise<string | null>;
   getAttribute(selector: string, name: string): Promise<string | null>;
