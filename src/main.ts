@@ -18,6 +18,7 @@ import { Parties } from './modules/parties/index.js';
 import { Cards } from './modules/cards/index.js';
 import { Channels } from './modules/channels/index.js';
 import { Risk } from './modules/risk/index.js';
+import { RedisVelocityStore } from './modules/risk/redis-velocity.js';
 import { httpSend } from './kernel/http-client.js';
 import { Payments } from './modules/payments/index.js';
 
@@ -83,7 +84,7 @@ export async function openRuntime(over: ConfigOverrides = {}, opts: OpenOptions 
     const cardLockPool = createPool(url, { max: 16, applicationName: 'paycore-card-locks' });
     pools.push(cardLockPool);
     // The risk engine (风控) is asked before every card consume and checkout (docs/risk.md).
-    const risk = new Risk({ pool, clock, nextId, log });
+    const risk = new Risk({ pool, clock, nextId, log, ...(config.redisUrl ? { velocity: new RedisVelocityStore(config.redisUrl) } : {}) });
     await risk.start();
     closers.push(() => risk.close());
     const cards = new Cards({

@@ -28,6 +28,8 @@ export interface Config {
   publicUrl: string | undefined;
   /** Where step-up codes for payers are POSTed (PAYCORE_SMS_WEBHOOK: the SMS gateway); unset: they are logged (development). */
   smsWebhook: string | undefined;
+  /** Redis for the risk engine's velocity windows when several processes serve (PAYCORE_REDIS_URL); unset: in memory. */
+  redisUrl: string | undefined;
   /** Per provider call, in ms (PAYCORE_CHANNEL_TIMEOUT_MS). */
   channelTimeoutMs: number;
   /** How often the payment jobs run (PAYCORE_JOB_INTERVAL_MS). */
@@ -87,6 +89,7 @@ export function loadConfig(over: ConfigOverrides = {}, env: NodeJS.ProcessEnv = 
     ledgerMaxBatch: intEnv(env, 'PAYCORE_LEDGER_MAX_BATCH', 2000, 1, 8190),
     publicUrl: urlEnv(env, 'PAYCORE_PUBLIC_URL'),
     smsWebhook: urlEnv(env, 'PAYCORE_SMS_WEBHOOK'),
+    redisUrl: env['PAYCORE_REDIS_URL'] || undefined,
     channelTimeoutMs: intEnv(env, 'PAYCORE_CHANNEL_TIMEOUT_MS', 10_000, 100, 120_000),
     jobIntervalMs: intEnv(env, 'PAYCORE_JOB_INTERVAL_MS', 1_000, 10, 600_000),
     notifyScheduleMs: listEnv(env, 'PAYCORE_NOTIFY_SCHEDULE_MS'),
