@@ -7,6 +7,7 @@ import { registerBenchCommands } from './bench.command.js';
 import { registerCardCommands } from './cards.command.js';
 import { registerLedgerCommands } from './ledger.command.js';
 import { registerMerchantCommands } from './merchant.command.js';
+import { registerRiskCommands } from './risk.command.js';
 import { registerSimCommands } from './sim.command.js';
 import { registerStartCommands } from './start.command.js';
 
@@ -23,6 +24,7 @@ registerCardCommands(program);
 registerBenchCommands(program);
 registerSimCommands(program);
 registerMerchantCommands(program);
+registerRiskCommands(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`paycore: ${(e as Error).message}\n`);
