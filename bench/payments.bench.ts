@@ -2,7 +2,9 @@
  * Payments benchmark over the HTTP API: a real `paycore start` server process on a fresh database,
  * and C concurrent clients that each, in a loop, create an order with a merchant-signed request
  * and pay it with a prepaid card at the cashier (`POST /cashier/{order}/pay` with one card leg).
- * Latency is per payment (both requests). The server gets no special settings.
+ * Latency is per payment (both requests). The server gets no special settings. Amounts are 10-100
+ * CNY. With --risk the default risk rule pack is live (without its merchant-baseline rule and
+ * breaker: the benchmark merchant has no history), so every payment is also decided by it.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,6 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { signRequest } from '../src/kernel/signature.js';
 import { sampleUscc } from '../src/modules/parties/index.js';
+import { DEFAULT_RULE_PACK } from '../src/modules/risk/index.js';
 import { benchDatabase, httpClient, percentile, round } from './support.js';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
@@ -21,6 +24,8 @@ export interface PaymentsBenchOptions {
   concurrency: number;
   seconds: number;
   cards: number;
+  /** The default risk rule pack is live: every payment is decided by it first. */
+  risk?: boolean;
 }
 
 function freePort(): Promise<number> {
@@ -86,6 +91,13 @@ export async function runPaymentsBench(o: PaymentsBenchOptions) {
     for (let left = o.cards; left > 0; left -= 1000) cards.push(...(await op('POST', `/v1/card-products/${product.id}/batches`, { count: Math.min(1000, left) })).cards.map((c: { id: string }) => c.id));
     await Promise.all(cards.map((c) => op('POST', `/v1/cards/${c}/sell`, { idempotency_key: `s-${c}`, amount: 100_000, payment_method: 'bank_transfer', buyer_kind: 'individual', buyer_real_name: true })));
 
+    if (o.risk) {
+      // The benchmark merchant has no history: its whole volume is a "spike" against its own
+      // (empty) baseline, so the merchant-baseline rule and breaker are left out.
+      const { breaker: _b, ...pack } = DEFAULT_RULE_PACK;
+      const v = await op('POST', '/v1/risk/rule-sets', { document: { ...pack, rules: pack.rules.filter((r) => r.id !== 'MC-04') } });
+      await op('POST', `/v1/risk/rule-sets/${v.version}/activate`);
+    }
     const signed = async (path: string, body: unknown): Promise<any> => {
       const text = JSON.stringify(body);
       const sig = signRequest({ method: 'POST', pathWithQuery: path, body: text, keyId: cred.key_id, alg: 'HMAC-SHA256', secretOrPrivateKey: cred.secret, nowSeconds: Date.now() / 1000 });
@@ -101,7 +113,7 @@ export async function runPaymentsBench(o: PaymentsBenchOptions) {
     await Promise.all(Array.from({ length: o.concurrency }, async () => {
       while (performance.now() < deadline) {
         const card = cards[Math.floor(Math.random() * cards.length)]!;
-        const amount = 1 + Math.floor(Math.random() * 100);
+        const amount = 1_000 + Math.floor(Math.random() * 9_000);
         const t0 = performance.now();
         const created = await signed('/v1/merchant/orders', { merchant_order_no: `B${run}${seq++}`, amount, subject: 'bench', notify_url: notifyUrl, methods: ['card'] });
         let ok = false;
@@ -118,7 +130,8 @@ export async function runPaymentsBench(o: PaymentsBenchOptions) {
     const elapsed = (performance.now() - started) / 1000;
     const verify = await http.request('GET', '/v1/ledger/verify', { authorization: `Bearer ${token}` }).then((r) => (r.status === 200 ? (r.body as { violations: unknown[] }).violations.length === 0 : undefined), () => undefined);
     latencies.sort((a, b) => a - b);
-    return { bench: 'payments' as const, payments_per_s: Math.round(paid / elapsed), p50_ms: round(percentile(latencies, 50)), p99_ms: round(percentile(latencies, 99)), concurrency: o.concurrency, seconds: round(elapsed), payments: paid, failed, notified, cards: o.cards, verified: verify ?? null };
+    const riskStats = o.risk ? ((await http.request('GET', '/v1/risk/stats', { authorization: `Bearer ${token}` })).body as { p50_us: number; p99_us: number; decisions: number }) : undefined;
+    return { bench: 'payments' as const, risk: o.risk ?? false, payments_per_s: Math.round(paid / elapsed), p50_ms: round(percentile(latencies, 50)), p99_ms: round(percentile(latencies, 99)), concurrency: o.concurrency, seconds: round(elapsed), payments: paid, failed, notified, cards: o.cards, verified: verify ?? null, ...(riskStats ? { risk_decisions: riskStats.decisions, risk_p50_us: riskStats.p50_us, risk_p99_us: riskStats.p99_us } : {}) };
   } finally {
     client?.close();
     hook.close();

@@ -184,6 +184,14 @@ describe('risk engine', () => {
     expect(sets.find((x: any) => x.version === b.version).status).toBe('retired');
   });
 
+  it('reports this process\'s decisions and their latency', async () => {
+    const st = await ok('GET', '/v1/risk/stats');
+    expect(st.decisions).toBeGreaterThan(100);
+    expect(st.actions.reject).toBeGreaterThan(0);
+    expect(st.p50_us).toBeGreaterThan(0);
+    expect(st.p99_us).toBeGreaterThanOrEqual(st.p50_us);
+  });
+
   it('card consumes ask the engine: a card on the black list is declined', async () => {
     const org = await ok('POST', '/v1/customers', { kind: 'organization', legal_name: 'risk shop', id_type: 'uscc', id_number: sampleUscc(77), real_name_level: 2 });
     const m = await ok('POST', '/v1/merchants', { customer_id: org.id, display_name: 'risk shop', mcc: '5411', settlement_cycle: 'T+1', notify_domains: ['127.0.0.1'] });

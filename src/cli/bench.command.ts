@@ -55,8 +55,9 @@ export function registerBenchCommands(program: Command): void {
     .option('--concurrency <c>', 'concurrent clients', int, 32)
     .option('--seconds <s>', 'measured duration', int, 10)
     .option('--cards <n>', 'sold cards to spread the load over', int, 1000)
-    .action(async (o: { databaseUrl?: string; concurrency: number; seconds: number; cards: number }) => {
-      const r = await runPaymentsBench({ concurrency: o.concurrency, seconds: o.seconds, cards: o.cards, ...(o.databaseUrl ? { databaseUrl: o.databaseUrl } : {}) });
+    .option('--risk', 'make the default risk rule pack live first (every payment is decided by it)', false)
+    .action(async (o: { databaseUrl?: string; concurrency: number; seconds: number; cards: number; risk: boolean }) => {
+      const r = await runPaymentsBench({ concurrency: o.concurrency, seconds: o.seconds, cards: o.cards, risk: o.risk, ...(o.databaseUrl ? { databaseUrl: o.databaseUrl } : {}) });
       process.stdout.write(json(r) + '\n');
     });
 

@@ -172,6 +172,8 @@ export function registerRiskRoutes(app: App, deps: { clock: { nowMs(): number } 
     return w(unwrap(await risk.decideCase({ id: parseId(req.params.id), approve: req.body.approve, actor: who, ...(req.body.note ? { note: req.body.note } : {}) })));
   });
 
+  app.get('/v1/risk/stats', { config: op, schema: { tags, summary: 'Decisions of this process since start: by action, and latency percentiles (µs, upper bounds within 19 %)', security, response: { 200: Obj, ...errors } } }, async () => ({ ...risk.stats(), live: risk.versions() }));
+
   // ---- related accounts, alerts ----
   app.get('/v1/risk/graph', {
     config: op,

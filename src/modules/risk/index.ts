@@ -77,6 +77,9 @@ export class Risk {
   private flowSeq = 0n;
   private edgeBuffer: { user: string; entity: string; value: string }[] = [];
   private flowBuffer: { payer: string; payee: string }[] = [];
+  /** Decision latency histogram since start: bucket i counts latencies in [2^(i/4), 2^((i+1)/4)) µs. */
+  private readonly latencyBuckets = new Float64Array(128);
+  private readonly actionCounts: Record<string, number> = { accept: 0, challenge: 0, review: 0, reject: 0 };
   private readonly caseHandlers = new Map<string, (c: store.CaseRow, approved: boolean) => Promise<void>>();
 
   constructor(private readonly deps: RiskDeps) {
@@ -254,6 +257,8 @@ export class Risk {
     // The live rule set may trip the merchant's breaker on its anomaly score.
     if (live && event.merchant && !b) await this.maybeTrip(live.set, event.merchant, d);
     const latencyUs = Math.round((performance.now() - t0) * 1000);
+    this.latencyBuckets[Math.min(127, Math.max(0, Math.floor(Math.log2(Math.max(1, latencyUs)) * 4)))]! += 1;
+    this.actionCounts[d.action] = (this.actionCounts[d.action] ?? 0) + 1;
     const decisionId = this.deps.nextId();
     const at = new Date(event.at);
     const ev = eventJson(event);
@@ -301,6 +306,22 @@ export class Risk {
   /** A related-account component: its users and the values they share. */
   component(entity: Entity | 'user', value: string) {
     return this.graph.component(entity, value);
+  }
+
+  /** Decisions since this process started: counts by action, and latency percentiles (µs, within 19 %). */
+  stats(): { decisions: number; actions: Record<string, number>; p50_us: number; p99_us: number; max_bucket_us: number } {
+    const total = this.latencyBuckets.reduce((a, b) => a + b, 0);
+    const pct = (p: number): number => {
+      let seen = 0;
+      for (let i = 0; i < this.latencyBuckets.length; i++) {
+        seen += this.latencyBuckets[i]!;
+        if (seen >= (p / 100) * total) return Math.round(2 ** ((i + 1) / 4));
+      }
+      return 0;
+    };
+    let top = 0;
+    this.latencyBuckets.forEach((c, i) => (c > 0 ? (top = i) : undefined));
+    return { decisions: total, actions: { ...this.actionCounts }, p50_us: total ? pct(50) : 0, p99_us: total ? pct(99) : 0, max_bucket_us: total ? Math.round(2 ** ((top + 1) / 4)) : 0 };
   }
 
   /** Counts an event in the velocity windows without deciding it (an outcome: a failure, a refund). */
