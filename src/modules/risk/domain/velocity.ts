@@ -55,6 +55,9 @@ class Window {
     if (kind === 'distinct') this.distinct = new Map();
   }
 
+  /** The latest time the window was added to or read at: the running totals are for (latest - W, latest]. */
+  latest = -Infinity;
+
   get newest(): number {
     return this.ts.length > this.keep ? this.ts[this.ts.length - 1]! : -Infinity;
   }
@@ -84,7 +87,8 @@ class Window {
 
   add(o: Observation): number {
     if (!o.add) return this.read(o);
-    if (o.at >= this.newest) {
+    if (o.at >= this.latest) {
+      this.latest = o.at;
       this.ts.push(o.at);
       this.vals.push(o.value);
       if (this.distinct) this.members.push(o.member);
@@ -99,14 +103,16 @@ class Window {
     this.ts.splice(i, 0, o.at);
     this.vals.splice(i, 0, o.value);
     if (this.distinct) this.members.splice(i, 0, o.member);
-    if (i < this.head) this.head++; // older than the current window: kept, not counted
+    // Entries before `head` are older than the current window, those from `head` on are in it.
+    if (o.at <= this.latest - o.windowMs) this.head++; // older than the current window: kept, not counted
     else this.count(i, 1);
     return this.scan(o);
   }
 
   /** The window's value at `o.at` without adding anything. */
   private read(o: Observation): number {
-    if (o.at >= this.newest) {
+    if (o.at >= this.latest) {
+      this.latest = o.at;
       this.expire(o.at - o.windowMs, o.at - o.windowMs - LATE_GRACE_MS);
       return this.distinct ? this.distinct.size : o.kind === 'count' ? this.ts.length - this.head : this.sum;
     }
