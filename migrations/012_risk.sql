@@ -25,11 +25,13 @@ CREATE TABLE risk_list_entries (
   created_by  text NOT NULL DEFAULT '',
   created_at  timestamptz NOT NULL,
   removed_at  timestamptz,
-  -- Every change takes a new seq: other processes follow the lists by it.
-  seq         bigint NOT NULL DEFAULT nextval('risk_list_seq')
+  -- Every change takes a new seq and time: other processes follow the lists by them (see risk.store).
+  seq         bigint NOT NULL DEFAULT nextval('risk_list_seq'),
+  changed_at  timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 CREATE UNIQUE INDEX risk_list_entries_live ON risk_list_entries (entity, value, list) WHERE removed_at IS NULL;
 CREATE INDEX risk_list_entries_seq ON risk_list_entries (seq);
+CREATE INDEX risk_list_entries_changed ON risk_list_entries (changed_at);
 
 CREATE TABLE risk_decisions (
   id          bigint PRIMARY KEY,
@@ -95,16 +97,18 @@ CREATE TABLE risk_graph_edges (
   user_id    text NOT NULL,
   entity     text NOT NULL,
   value      text NOT NULL,
-  created_at timestamptz NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
   UNIQUE (user_id, entity, value)
 );
+CREATE INDEX risk_graph_edges_created ON risk_graph_edges (created_at);
 CREATE TABLE risk_money_flows (
   seq        bigserial PRIMARY KEY,
   payer      text NOT NULL,
   payee      text NOT NULL,
-  created_at timestamptz NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
   UNIQUE (payer, payee)
 );
+CREATE INDEX risk_money_flows_created ON risk_money_flows (created_at);
 
 CREATE TABLE risk_alerts (
   id         bigint PRIMARY KEY,

@@ -109,33 +109,55 @@ export class Risk {
   /** Picks up versions, list changes and breakers changed elsewhere (also called at start). */
   async refresh(force = false): Promise<void> {
     const now = Date.now();
-    if (!force && now - this.lastPoll < this.pollEvery) return;
+    if (!force && (now - this.lastPoll < this.pollEvery || this.refreshing)) return;
     this.lastPoll = now;
+    this.refreshing = true;
+    try {
+      await this.refreshNow();
+    } finally {
+      this.refreshing = false;
+    }
+  }
+
+  private refreshing = false;
+
+  private async refreshNow(): Promise<void> {
     const v = await store.liveVersions(this.deps.pool);
     this.live = v.active === null ? null : this.live?.version === v.active ? this.live : { version: v.active, set: await this.compiledVersion(v.active) };
     this.shadowSet = v.shadow === null ? null : this.shadowSet?.version === v.shadow ? this.shadowSet : { version: v.shadow, set: await this.compiledVersion(v.shadow) };
+    // New changes by sequence, then the last seconds' again (see risk.store OVERLAP); applying a
+    // change twice is harmless.
+    const applyList = (e: store.ListEntryRow) => {
+      if (e.removedAt) this.lists.remove(e.list, e.entity, e.value);
+      else this.lists.put({ kind: e.list, entity: e.entity, value: e.value, expiresAt: e.expiresAt?.getTime() ?? null });
+    };
+    // Rows hold their latest state; applied in sequence order, a later change of the same entry wins.
+    const changes = await store.listChangesSince(this.deps.pool, this.listSeq, 50_000, true);
     for (;;) {
-      const changes = await store.listChangesSince(this.deps.pool, this.listSeq, 50_000);
-      for (const e of changes) {
-        if (e.removedAt) this.lists.remove(e.list, e.entity, e.value);
-        else this.lists.put({ kind: e.list, entity: e.entity, value: e.value, expiresAt: e.expiresAt?.getTime() ?? null });
-        if (e.seq > this.listSeq) this.listSeq = e.seq;
-      }
-      if (changes.length < 50_000) break;
+      const page = await store.listChangesSince(this.deps.pool, this.listSeq, 50_000);
+      changes.push(...page);
+      for (const e of page) if (e.seq > this.listSeq) this.listSeq = e.seq;
+      if (page.length < 50_000) break;
     }
+    changes.sort((x, y) => (x.seq < y.seq ? -1 : x.seq > y.seq ? 1 : 0));
+    for (const e of changes) applyList(e);
+    const recentEdges = await store.graphEdgesSince(this.deps.pool, this.graphSeq, 50_000, true);
+    for (const e of recentEdges) this.graph.link(e.user, e.entity as Entity, e.value);
     for (;;) {
       const edges = await store.graphEdgesSince(this.deps.pool, this.graphSeq, 50_000);
       for (const e of edges) {
         this.graph.link(e.user, e.entity as Entity, e.value);
-        this.graphSeq = e.seq;
+        if (e.seq > this.graphSeq) this.graphSeq = e.seq;
       }
       if (edges.length < 50_000) break;
     }
+    const recentFlows = await store.flowsSince(this.deps.pool, this.flowSeq, 50_000, true);
+    for (const f of recentFlows) this.graph.flow(f.payer, f.payee);
     for (;;) {
       const flows = await store.flowsSince(this.deps.pool, this.flowSeq, 50_000);
       for (const f of flows) {
         this.graph.flow(f.payer, f.payee);
-        this.flowSeq = f.seq;
+        if (f.seq > this.flowSeq) this.flowSeq = f.seq;
       }
       if (flows.length < 50_000) break;
     }
@@ -347,7 +369,7 @@ export class Risk {
     this.edgeBuffer = [];
     this.flowBuffer = [];
     const now = this.deps.clock.now();
-    this.flushing = Promise.all([store.insertDecisions(this.deps.pool, rows), store.insertGraphEdges(this.deps.pool, edges, now), store.insertFlows(this.deps.pool, flows, now)]).then(() => undefined).catch((e: Error) => {
+    this.flushing = Promise.all([store.insertDecisions(this.deps.pool, rows), store.insertGraphEdges(this.deps.pool, edges), store.insertFlows(this.deps.pool, flows)]).then(() => undefined).catch((e: Error) => {
       this.deps.log?.error({ err: e.message, rows: rows.length }, 'risk decision log write failed');
     }).finally(() => {
       this.flushing = undefined;

@@ -86,7 +86,7 @@ export async function upsertListEntries(db: Queryable, xs: readonly { id: bigint
     `INSERT INTO risk_list_entries (id, list, entity, value, expires_at, source, reason, created_by, created_at)
      SELECT * , $9::timestamptz FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[], $8::text[])
      ON CONFLICT (entity, value, list) WHERE removed_at IS NULL
-     DO UPDATE SET expires_at = EXCLUDED.expires_at, source = EXCLUDED.source, reason = EXCLUDED.reason, seq = nextval('risk_list_seq')
+     DO UPDATE SET expires_at = EXCLUDED.expires_at, source = EXCLUDED.source, reason = EXCLUDED.reason, seq = nextval('risk_list_seq'), changed_at = clock_timestamp()
      RETURNING *`,
     [col((x) => x.id), col((x) => x.list), col((x) => x.entity), col((x) => x.value), col((x) => x.expiresAt), col((x) => x.source), col((x) => x.reason), col((x) => x.createdBy), now],
   );
@@ -94,7 +94,7 @@ export async function upsertListEntries(db: Queryable, xs: readonly { id: bigint
 }
 
 export async function removeListEntry(db: Queryable, id: bigint, now: Date): Promise<ListEntryRow | undefined> {
-  const r = await db.query(`UPDATE risk_list_entries SET removed_at = $2, seq = nextval('risk_list_seq') WHERE id = $1 AND removed_at IS NULL RETURNING *`, [id, now]);
+  const r = await db.query(`UPDATE risk_list_entries SET removed_at = $2, seq = nextval('risk_list_seq'), changed_at = clock_timestamp() WHERE id = $1 AND removed_at IS NULL RETURNING *`, [id, now]);
   return r.rows[0] ? toEntry(r.rows[0] as Row) : undefined;
 }
 
@@ -106,9 +106,17 @@ export async function listEntries(db: Queryable, f: { list?: ListKind; entity?: 
   return r.rows.map((x) => toEntry(x as Row));
 }
 
-/** Changes (additions, updates, removals) after `seq`, in order. */
-export async function listChangesSince(db: Queryable, seq: bigint, limit: number): Promise<ListEntryRow[]> {
-  const r = await db.query(`SELECT * FROM risk_list_entries WHERE seq > $1 ORDER BY seq LIMIT $2`, [seq, limit]);
+/**
+ * How far back changes are read again on every poll. A sequence number is taken when a change is
+ * written, not when it commits: a change that commits after a later-numbered one was already read
+ * would be skipped by `seq > last` alone. Re-reading the last seconds' changes (applying a change
+ * twice is harmless) catches it.
+ */
+export const OVERLAP = "interval '10 seconds'";
+
+/** Changes (additions, updates, removals) after `seq` — or, `recent`, those of the last seconds up to `seq` — in order. */
+export async function listChangesSince(db: Queryable, seq: bigint, limit: number, recent = false): Promise<ListEntryRow[]> {
+  const r = await db.query(recent ? `SELECT * FROM risk_list_entries WHERE seq <= $1 AND changed_at > clock_timestamp() - ${OVERLAP} ORDER BY seq LIMIT $2` : `SELECT * FROM risk_list_entries WHERE seq > $1 ORDER BY seq LIMIT $2`, [seq, limit]);
   return r.rows.map((x) => toEntry(x as Row));
 }
 
@@ -276,31 +284,31 @@ export async function auditOf(db: Queryable, subject: string): Promise<{ kind: s
 
 // ---- the related-account graph ------------------------------------------------------------------
 
-export async function insertGraphEdges(db: Queryable, xs: readonly { user: string; entity: string; value: string }[], now: Date): Promise<void> {
+export async function insertGraphEdges(db: Queryable, xs: readonly { user: string; entity: string; value: string }[]): Promise<void> {
   if (xs.length === 0) return;
   await db.query(
     `WITH s AS (SELECT set_config('synchronous_commit', 'off', true))
-     INSERT INTO risk_graph_edges (user_id, entity, value, created_at) SELECT t.u, t.e, t.v, $4 FROM s, unnest($1::text[], $2::text[], $3::text[]) AS t(u, e, v) ON CONFLICT DO NOTHING`,
-    [xs.map((x) => x.user), xs.map((x) => x.entity), xs.map((x) => x.value), now],
+     INSERT INTO risk_graph_edges (user_id, entity, value) SELECT t.u, t.e, t.v FROM s, unnest($1::text[], $2::text[], $3::text[]) AS t(u, e, v) ON CONFLICT DO NOTHING`,
+    [xs.map((x) => x.user), xs.map((x) => x.entity), xs.map((x) => x.value)],
   );
 }
 
-export async function insertFlows(db: Queryable, xs: readonly { payer: string; payee: string }[], now: Date): Promise<void> {
+export async function insertFlows(db: Queryable, xs: readonly { payer: string; payee: string }[]): Promise<void> {
   if (xs.length === 0) return;
   await db.query(
     `WITH s AS (SELECT set_config('synchronous_commit', 'off', true))
-     INSERT INTO risk_money_flows (payer, payee, created_at) SELECT t.a, t.b, $3 FROM s, unnest($1::text[], $2::text[]) AS t(a, b) ON CONFLICT DO NOTHING`,
-    [xs.map((x) => x.payer), xs.map((x) => x.payee), now],
+     INSERT INTO risk_money_flows (payer, payee) SELECT t.a, t.b FROM s, unnest($1::text[], $2::text[]) AS t(a, b) ON CONFLICT DO NOTHING`,
+    [xs.map((x) => x.payer), xs.map((x) => x.payee)],
   );
 }
 
-export async function graphEdgesSince(db: Queryable, seq: bigint, limit: number): Promise<{ seq: bigint; user: string; entity: string; value: string }[]> {
-  const r = await db.query(`SELECT seq, user_id, entity, value FROM risk_graph_edges WHERE seq > $1 ORDER BY seq LIMIT $2`, [seq, limit]);
+export async function graphEdgesSince(db: Queryable, seq: bigint, limit: number, recent = false): Promise<{ seq: bigint; user: string; entity: string; value: string }[]> {
+  const r = await db.query(recent ? `SELECT seq, user_id, entity, value FROM risk_graph_edges WHERE seq <= $1 AND created_at > clock_timestamp() - ${OVERLAP} ORDER BY seq LIMIT $2` : `SELECT seq, user_id, entity, value FROM risk_graph_edges WHERE seq > $1 ORDER BY seq LIMIT $2`, [seq, limit]);
   return r.rows.map((x: Row) => ({ seq: x['seq'] as bigint, user: x['user_id'] as string, entity: x['entity'] as string, value: x['value'] as string }));
 }
 
-export async function flowsSince(db: Queryable, seq: bigint, limit: number): Promise<{ seq: bigint; payer: string; payee: string }[]> {
-  const r = await db.query(`SELECT seq, payer, payee FROM risk_money_flows WHERE seq > $1 ORDER BY seq LIMIT $2`, [seq, limit]);
+export async function flowsSince(db: Queryable, seq: bigint, limit: number, recent = false): Promise<{ seq: bigint; payer: string; payee: string }[]> {
+  const r = await db.query(recent ? `SELECT seq, payer, payee FROM risk_money_flows WHERE seq <= $1 AND created_at > clock_timestamp() - ${OVERLAP} ORDER BY seq LIMIT $2` : `SELECT seq, payer, payee FROM risk_money_flows WHERE seq > $1 ORDER BY seq LIMIT $2`, [seq, limit]);
   return r.rows.map((x: Row) => ({ seq: x['seq'] as bigint, payer: x['payer'] as string, payee: x['payee'] as string }));
 }
 
