@@ -200,9 +200,13 @@ describe('risk engine', () => {
     await ok('POST', `/v1/card-products/${product.id}/merchants`, { merchant_id: m.id });
     const card = (await ok('POST', `/v1/card-products/${product.id}/batches`, { count: 1 })).cards[0].id;
     await ok('POST', `/v1/cards/${card}/sell`, { idempotency_key: `sell-${card}`, amount: 10_000, payment_method: 'bank_transfer', buyer_kind: 'individual', buyer_real_name: true });
+    const first = await ok('POST', `/v1/cards/${card}/consume`, { idempotency_key: `k0-${card}`, amount: 100, merchant_id: m.id });
     await ok('POST', '/v1/risk/lists', { entries: [{ list: 'black', entity: 'card', value: card, source: 'test' }] });
     const r = await s.req('POST', `/v1/cards/${card}/consume`, { idempotency_key: `k-${card}`, amount: 100, merchant_id: m.id });
     expect(r.body.error?.code).toBe('risk_rejected');
+    // A retry of the consume that went through before the card was listed gets its stored answer.
+    const again = await ok('POST', `/v1/cards/${card}/consume`, { idempotency_key: `k0-${card}`, amount: 100, merchant_id: m.id });
+    expect(again.id).toBe(first.id);
     const logged = (await ok('GET', `/v1/risk/decisions?event_id=card:k-${card}`)).data[0];
     expect(logged).toMatchObject({ event_kind: 'card_consume', action: 'reject', rule: 'list:black' });
   });

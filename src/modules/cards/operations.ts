@@ -191,15 +191,19 @@ async function checkPin(ctx: Ctx, c: PoolClient, card: Card, pin: Secret | undef
 
 /**
  * Asks the risk engine about a payment (consume or hold). It is asked before the card is locked: it
- * may be a network call, and no card lock or connection should be held while it answers. (A retry
- * of an authorized key asks again.)
+ * may be a network call, and no card lock or connection should be held while it answers.
  */
 export async function askRisk(ctx: Ctx, inp: { idempotencyKey: string; cardId: bigint; merchantId: bigint; amountMinor: bigint; terminalId?: string; riskScreened?: boolean }): Promise<CardsResult<void>> {
   if (!ctx.authorize || inp.riskScreened) return ok(undefined);
   const card = await store.getCard(ctx.pool, inp.cardId);
   if (!card) return fail('card_not_found', `card ${inp.cardId} does not exist`);
   const decision = await ctx.authorize({ idempotencyKey: inp.idempotencyKey, cardId: card.id, productId: card.productId, merchantId: inp.merchantId, amountMinor: inp.amountMinor, terminalId: inp.terminalId ?? null });
-  return decision === 'accept' ? ok(undefined) : fail('risk_rejected', 'the payment was declined by risk control');
+  if (decision === 'accept') return ok(undefined);
+  // A retry of a key that was already decided gets its stored answer (or its conflict), not a new
+  // decline: the engine's features now include the first attempt, so asking again is not the same
+  // question. Looked up only on a decline, so the accepted path costs no extra query.
+  if (await store.txByKey(ctx.pool, inp.idempotencyKey)) return ok(undefined);
+  return fail('risk_rejected', 'the payment was declined by risk control');
 }
 
 export async function consume(ctx: Ctx, inp: ConsumeInput): Promise<CardsResult<CardTransaction>> {
