@@ -99,7 +99,7 @@ export async function openRuntime(over: ConfigOverrides = {}, opts: OpenOptions 
     const publicUrl = { value: config.publicUrl ?? `http://127.0.0.1:${config.port}` };
     const payments = new Payments({
       pool, clock, nextId, ledger, parties, channels, cards, log, publicBaseUrl: () => publicUrl.value,
-      risk: { decide: (e, o) => risk.decide(e, o) },
+      risk: { decide: (e, o) => risk.decide(e, o), caseStatus: async (id) => { const c = await risk.getCase(id); return c.ok ? c.value.status : null; } },
       ...(config.smsWebhook ? { stepUp: smsWebhookSender(config.smsWebhook, log) } : {}),
       ...(config.notifyScheduleMs ? { notifyScheduleMs: config.notifyScheduleMs } : {}), ...(config.queryBackoffMs ? { queryBackoffMs: config.queryBackoffMs } : {}),
     });

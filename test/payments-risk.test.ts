@@ -1,8 +1,13 @@
 // Proves risk control at the cashier over real HTTP: a rejected payment moves nothing; a challenge
 // sends a code to the SMS gateway and the payment proceeds once the payer types it; a review holds
 // the payment until an operator approves (it is carried out) or rejects it (the order fails).
+// Also: step-up tries taken in parallel, every card of a combined payment asked about, consent
+// before risk, a clearance bound to its request, the merchant API screened, and the recovery of a
+// decided case whose handler never ran.
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sampleResidentId } from '../src/modules/parties/index.js';
+import { startSimulators, type Simulators } from '../simulators/index.js';
 import { createTestMerchant, type TestMerchant } from './support/merchant.js';
 import { startTestServer, type TestServer } from './support/server.js';
 import { cashierPath, okClient, until } from './support/waiting.js';
@@ -11,12 +16,13 @@ let s: TestServer;
 let m: TestMerchant;
 let productId: string;
 let sms: Server;
+let sims: Simulators;
 const texts: { challenge_id: string; text: string }[] = [];
 const ok = okClient(() => s);
 let n = 0;
 
-async function order(amount: number): Promise<any> {
-  const r = await m.signed('POST', '/v1/merchant/orders', { merchant_order_no: `RSK${Date.now()}${++n}`, amount, subject: '风控', notify_url: 'http://127.0.0.1:9/n', methods: ['card'] });
+async function order(amount: number, extra: Record<string, unknown> = {}): Promise<any> {
+  const r = await m.signed('POST', '/v1/merchant/orders', { merchant_order_no: `RSK${Date.now()}${++n}`, amount, subject: '风控', notify_url: 'http://127.0.0.1:9/n', methods: ['card'], ...extra });
   expect(r.status, JSON.stringify(r.body)).toBe(201);
   return r.body;
 }
@@ -42,8 +48,10 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => sms.listen(0, '127.0.0.1', () => r()));
   const port = (sms.address() as { port: number }).port;
+  sims = await startSimulators({ notifyRetryScheduleMs: [100, 200, 400] });
   s = await startTestServer({ PAYCORE_SMS_WEBHOOK: `http://127.0.0.1:${port}/sms`, PAYCORE_JOB_INTERVAL_MS: '100' });
   m = await createTestMerchant(s, { n: 611 });
+  await ok('POST', '/v1/channel-accounts', { code: 'wx', provider: 'wechatpay', mode: 'aggregated', config: sims.wechatpay.config, methods: ['wechat_native'], fee: { bps: 20 } });
   productId = (await ok('POST', '/v1/card-products', { code: 'RSKC', name: 'risk card', issuer_kind: 'platform', purpose: 'multi', named: false, bin_prefix: '6603', number_length: 16, rechargeable: true, validity_months: 36 })).id;
   await ok('POST', `/v1/card-products/${productId}/merchants`, { merchant_id: m.id });
   const v = await ok('POST', '/v1/risk/rule-sets', {
@@ -53,6 +61,7 @@ beforeAll(async () => {
         { id: 'NO-666', priority: 1, action: 'reject', when: 'amount == 666', reason: 'unlucky' },
         { id: 'REVIEW-BIG', priority: 2, action: 'review', when: 'amount >= 50000', reason: 'big payment' },
         { id: 'STEP-UP', priority: 3, action: 'challenge', when: 'amount >= 20000 && channel == "card"', reason: 'medium payment' },
+        { id: 'STEP-UP-QR', priority: 4, action: 'challenge', when: 'amount == 777 && channel == "wechat_native"', reason: 'odd QR payment' },
       ],
     },
   });
@@ -61,6 +70,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await s?.close();
+  await sims?.close();
   sms?.close();
 });
 
@@ -131,5 +141,95 @@ describe('risk control at the cashier', () => {
     expect(log).toHaveLength(4); // rejected, challenged (the repeat showed the same challenge), reviewed twice
     expect(log.every((d: any) => d.event.merchant === m.id && d.event.device === 'test-device')).toBe(true);
     expect(new Set(log.map((d: any) => d.action))).toEqual(new Set(['reject', 'challenge', 'review']));
+  });
+  it('parallel guesses at a step-up code count as tries: four wrong answers, then the challenge is gone', async () => {
+    const card = await soldCard(100_000);
+    const o = await order(25_000);
+    const r = await pay(o, card);
+    expect(r.body.outcome).toBe('challenge');
+    const id = r.body.challenge_id;
+    const code = /(\d{6})/.exec((await until('the step-up code', async () => texts.find((t) => t.challenge_id === id))).text)![1]!;
+    const guesses = Array.from({ length: 12 }, (_, i) => String((Number(code) + 1 + i) % 1_000_000).padStart(6, '0'));
+    const answers = await Promise.all(guesses.map((g) => s.req('POST', cashierPath(o, '/challenge'), { challenge_id: id, code: g })));
+    const codes = answers.map((a) => a.body.error?.code);
+    expect(codes.filter((c) => c === 'challenge_code_wrong')).toHaveLength(4);
+    expect(codes.every((c) => ['challenge_code_wrong', 'challenge_failed', 'challenge_not_found'].includes(c))).toBe(true);
+    expect(codes).toContain('challenge_failed');
+    // The right code is too late now; nothing moved.
+    expect((await s.req('POST', cashierPath(o, '/challenge'), { challenge_id: id, code })).status).toBe(404);
+    expect(await balance(card)).toBe(100_000);
+  });
+
+  it('every card of a combined payment is asked about, not only the one in the cashier\'s risk event', async () => {
+    const a = await soldCard(50_000);
+    const b = await soldCard(50_000);
+    await ok('POST', '/v1/risk/lists', { entries: [{ list: 'black', entity: 'card', value: b, source: 'test' }] });
+    const o = await order(15_000);
+    const r = await s.req('POST', cashierPath(o, '/pay'), { legs: [{ kind: 'card', card_id: a, amount: 5_000 }, { kind: 'card', card_id: b, amount: 10_000 }] });
+    expect(r.body.status).not.toBe('succeeded');
+    const legs = (await ok('GET', `/v1/payment-orders/${o.order_no}`)).legs;
+    expect(legs.find((l: any) => l.card_id === b)).toMatchObject({ status: 'failed', failure_code: 'card:risk_rejected' });
+    await until('the first card released', async () => (await balance(a)) === 50_000);
+    expect(await balance(b)).toBe(50_000);
+  });
+
+  it('the payer\'s consent is checked before risk control: no case is opened for a balance leg without it', async () => {
+    const payer = await ok('POST', '/v1/customers', { kind: 'individual', legal_name: '钱七', id_type: 'resident_id', id_number: sampleResidentId(611), real_name_level: 2 });
+    const account = await ok('POST', `/v1/customers/${payer.id}/accounts`, { kind: 'balance', currency: 'CNY' });
+    const o = await order(60_000, { methods: ['card', 'balance'], payer_customer_id: payer.id });
+    const before = (await ok('GET', '/v1/risk/cases?limit=200')).data.length;
+    const r = await s.req('POST', cashierPath(o, '/pay'), { legs: [{ kind: 'balance', account_id: account.id, amount: 60_000 }] });
+    expect(r.body.error?.code).toBe('payer_not_authorized');
+    expect((await ok('GET', '/v1/risk/cases?limit=200')).data.length).toBe(before);
+  });
+
+  it('a clearance is for the request that was held: a different one is decided afresh', async () => {
+    const withPin = await soldCard(100_000);
+    await ok('POST', `/v1/cards/${withPin}/pin`, { pin: '372915' });
+    const other = await soldCard(100_000);
+    const o = await order(60_000);
+    const held = await s.req('POST', cashierPath(o, '/pay'), { legs: [{ kind: 'card', card_id: withPin, amount: 60_000, pin: '372915' }] });
+    expect(held.body.outcome).toBe('risk_review');
+    await ok('POST', `/v1/risk/cases/${held.body.case_id}/decision`, { approve: true, note: 'known customer' });
+    // The PIN was not stored: the payment waits for the payer. They now try another card instead.
+    const switched = await s.req('POST', cashierPath(o, '/pay'), { legs: [{ kind: 'card', card_id: other, amount: 60_000 }] });
+    expect(switched.status).toBe(202);
+    expect(switched.body.outcome).toBe('risk_review');
+    expect(switched.body.case_id).not.toBe(held.body.case_id);
+    expect(await balance(other)).toBe(100_000);
+    await ok('POST', `/v1/risk/cases/${switched.body.case_id}/decision`, { approve: true, note: 'also fine' });
+    await until('the approved payment', async () => (await ok('GET', `/v1/payment-orders/${o.order_no}`)).status === 'succeeded');
+    expect(await balance(other)).toBe(40_000);
+    expect(await balance(withPin)).toBe(100_000);
+  });
+
+  it('the merchant API is screened too: refused, or stepped up with the code the merchant passes on', async () => {
+    const refused = await order(666, { methods: ['wechat_native'] });
+    const r = await m.signed('POST', `/v1/merchant/orders/${refused.order_no}/pay`, { method: 'wechat_native', client_ip: '127.0.0.1' });
+    expect(r.status).toBe(422);
+    expect(r.body.error.code).toBe('risk_rejected');
+    const o = await order(777, { methods: ['wechat_native'] });
+    const c = await m.signed('POST', `/v1/merchant/orders/${o.order_no}/pay`, { method: 'wechat_native', client_ip: '127.0.0.1' });
+    expect(c.status).toBe(202);
+    expect(c.body).toMatchObject({ outcome: 'challenge', action: null });
+    const code = /(\d{6})/.exec((await until('the step-up code', async () => texts.find((t) => t.challenge_id === c.body.challenge_id))).text)![1]!;
+    const done = await m.signed('POST', `/v1/merchant/orders/${o.order_no}/challenge`, { challenge_id: c.body.challenge_id, code });
+    expect(done.status, JSON.stringify(done.body)).toBe(200);
+    expect(done.body.outcome).toBe('cleared');
+    expect(done.body.action?.type).toBe('qr_code');
+    expect(done.body.order.status).not.toBe('failed');
+  });
+
+  it('a case decided without its handler finishing (a crash) is carried out by the recovery job', async () => {
+    const card = await soldCard(100_000);
+    const o = await order(55_000);
+    const r = await pay(o, card);
+    expect(r.body.outcome).toBe('risk_review');
+    // The decision committed, the process died before the payment was told: written as decideCase
+    // writes it, without the handler.
+    await s.db.pool.query(`UPDATE risk_cases SET status = 'approved', decided_at = now(), decided_by = 'crashed-operator' WHERE id = $1`, [r.body.case_id]);
+    await s.db.pool.query(`UPDATE payment_risk_holds SET created_at = created_at - interval '1 minute' WHERE case_id = $1`, [r.body.case_id]);
+    await until('the recovered payment', async () => (await ok('GET', `/v1/payment-orders/${o.order_no}`)).status === 'succeeded');
+    expect(await balance(card)).toBe(45_000);
   });
 });

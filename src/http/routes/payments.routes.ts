@@ -127,8 +127,26 @@ export function registerPaymentRoutes(app: App, deps: AppDeps & { cashierKey: Bu
   }, async (req, reply) => {
     const o = await ownOrder(req, req.params.order_no);
     const b = req.body;
+    // Risk control as at the cashier; a step-up code goes to the payer, and the merchant passes on
+    // what they type (POST .../challenge).
+    const gate = unwrap(await payments.screen({ order: o, request: heldRequest(b), ...(b.client_ip ? { clientIp: b.client_ip } : {}), channel: b.method }));
+    if (gate.kind === 'review') return reply.code(202).send({ outcome: 'risk_review', case_id: gate.caseId.toString(), action: null, order: await orderDto(o) });
+    if (gate.kind === 'challenge') return reply.code(202).send({ outcome: 'challenge', challenge_id: gate.challengeId.toString(), action: null, order: await orderDto(o) });
     const r = unwrap(await payments.payWithChannel({ orderId: o.id, method: b.method as never, ...(b.bank_card ? { bankCard: b.bank_card } : {}), ...(b.payer_open_id ? { payerOpenId: b.payer_open_id } : {}), ...(b.client_ip ? { clientIp: b.client_ip } : {}) }));
     return reply.code(r.outcome === 'unknown' ? 202 : 200).send({ outcome: r.outcome, action: r.action, order: await orderDto(r.order) });
+  });
+
+  app.post('/v1/merchant/orders/:order_no/challenge', {
+    config: merchant,
+    schema: {
+      tags, summary: 'Pass on the risk step-up code the payer received (after a pay answered `challenge`)', security: signed, params: Type.Object({ order_no: OrderNo }),
+      body: Type.Object({ challenge_id: IdString, code: Type.String({ pattern: '^[0-9]{6}$' }) }, { additionalProperties: false }),
+      response: { 200: Obj, ...errors },
+    },
+  }, async (req) => {
+    const o = await ownOrder(req, req.params.order_no);
+    const r = unwrap(await payments.passChallenge({ orderId: o.id, challengeId: parseId(req.body.challenge_id, 'challenge_id'), code: req.body.code }));
+    return { outcome: r.waitingForPayer ? 'cleared_submit_again' : 'cleared', action: r.action, order: await orderDto(r.order) };
   });
 
   app.post('/v1/merchant/orders/:order_no/close', {
@@ -217,7 +235,15 @@ export function registerPaymentRoutes(app: App, deps: AppDeps & { cashierKey: Bu
   }, async (req, reply) => {
     const o = await cashierOrder(req.params.order_no, req.query.t);
     const b = req.body;
+    // The payer's consent comes first: a request held by risk control is carried out later
+    // without them, so it must already carry it.
+    if (b.legs?.some((l) => l.kind === 'balance') && o.methods.includes('balance')) {
+      if (!b.payer_token || o.payerCustomerId === null || !checkPayerToken(deps.cashierKey, o.payerCustomerId, b.payer_token, Math.floor(deps.clock.nowMs() / 1000))) {
+        throw new DomainError('payer_not_authorized', 'paying from a balance needs the payer\'s consent (payer_token)');
+      }
+    }
     // Risk control before anything is authorized (docs/risk.md): refuse, hold for review, or step up.
+    // The first card is in the risk event; the cards module asks about any other card itself.
     const firstCard = b.legs?.find((l) => l.kind === 'card')?.card_id;
     const gate = unwrap(await payments.screen({
       order: o, request: heldRequest(b), clientIp: req.ip, ...(b.device_id ? { deviceId: b.device_id } : {}), ...(firstCard ? { cardId: parseId(firstCard, 'card_id') } : {}),
@@ -226,11 +252,6 @@ export function registerPaymentRoutes(app: App, deps: AppDeps & { cashierKey: Bu
     if (gate.kind === 'review') return reply.code(202).send({ ...(await cashierState(o)), outcome: 'risk_review', case_id: gate.caseId.toString() });
     if (gate.kind === 'challenge') return reply.code(202).send({ ...(await cashierState(o)), outcome: 'challenge', challenge_id: gate.challengeId.toString() });
     if (b.legs) {
-      if (b.legs.some((l) => l.kind === 'balance') && o.methods.includes('balance')) {
-        if (!b.payer_token || o.payerCustomerId === null || !checkPayerToken(deps.cashierKey, o.payerCustomerId, b.payer_token, Math.floor(deps.clock.nowMs() / 1000))) {
-          throw new DomainError('payer_not_authorized', 'paying from a balance needs the payer\'s consent (payer_token)');
-        }
-      }
       const legs: LegSpec[] = b.legs.map((l) => {
         if (l.kind === 'card') return { kind: 'card', cardId: parseId(l.card_id ?? '', 'card_id'), amountMinor: BigInt(l.amount), ...(l.pin ? { pin: new Secret(l.pin) } : {}) };
         if (l.kind === 'balance') return { kind: 'balance', businessAccountId: parseId(l.account_id ?? '', 'account_id'), amountMinor: BigInt(l.amount) };

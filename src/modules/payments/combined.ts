@@ -159,7 +159,7 @@ async function stepLeased(ctx: Ctx, orderId: bigint, opts: { pins?: Map<bigint, 
     // An internal leg still `created` may have moved money just before a crash: replaying its
     // key (without a PIN; the earlier answer is returned if there was one) finds out, so the
     // compensation below releases or refunds it.
-    for (const l of legs.filter((x) => x.kind !== 'channel' && x.status === 'created')) await hold(ctx, order, l, undefined, legs.length === 1);
+    for (const l of legs.filter((x) => x.kind !== 'channel' && x.status === 'created')) await hold(ctx, order, l, undefined, legs.length === 1, screenedCard(ctx, legs));
     legs = current(await store.legsOf(ctx.pool, orderId));
   }
   if (!legs.some(isFailure) && !expired) {
@@ -167,7 +167,7 @@ async function stepLeased(ctx: Ctx, orderId: bigint, opts: { pins?: Map<bigint, 
     // A payment by one internal instrument alone needs no saga: it is paid at once (a card consume,
     // or a posted balance transfer), which is also the fast path for card-only checkouts.
     const single = legs.length === 1 && legs[0]!.kind !== 'channel';
-    for (const l of legs.filter((x) => x.kind !== 'channel' && x.status === 'created')) await hold(ctx, order, l, opts.pins?.get(l.id), single);
+    for (const l of legs.filter((x) => x.kind !== 'channel' && x.status === 'created')) await hold(ctx, order, l, opts.pins?.get(l.id), single, screenedCard(ctx, legs));
     legs = current(await store.legsOf(ctx.pool, orderId));
   }
   if (!legs.some(isFailure) && !expired) {
@@ -202,17 +202,27 @@ function isFailure(l: PaymentLeg): boolean {
   return l.status === 'failed' || l.status === 'closed' || l.status === 'cancelled';
 }
 
-async function hold(ctx: Ctx, order: PaymentOrder, l: PaymentLeg, pin: Secret | undefined, payNow: boolean): Promise<void> {
+/**
+ * The card the cashier's risk check already covered: the first card of the attempt (risk-gate.ts).
+ * Every other card is asked about by the cards module itself.
+ */
+function screenedCard(ctx: Ctx, legs: readonly PaymentLeg[]): bigint | null {
+  if (!ctx.risk) return null;
+  const cards = legs.filter((l) => l.kind === 'card').sort((a, b) => a.legNo - b.legNo);
+  return cards[0]?.cardId ?? null;
+}
+
+async function hold(ctx: Ctx, order: PaymentOrder, l: PaymentLeg, pin: Secret | undefined, payNow: boolean, screened: bigint | null): Promise<void> {
   const now = ctx.clock.now();
   const timeoutSeconds = Math.max(60, Math.ceil((order.expiresAt.getTime() - now.getTime()) / 1000) + (ctx.holdGraceSeconds ?? 3600));
   if (payNow && l.kind === 'card') {
-    const r = await ctx.cards!.consume({ cardId: l.cardId!, idempotencyKey: `leg:${l.id}:consume`, amountMinor: l.amount, merchantId: order.merchantId, riskScreened: ctx.risk !== undefined, ...(pin ? { pin } : {}) });
+    const r = await ctx.cards!.consume({ cardId: l.cardId!, idempotencyKey: `leg:${l.id}:consume`, amountMinor: l.amount, merchantId: order.merchantId, riskScreened: l.cardId === screened, ...(pin ? { pin } : {}) });
     if (r.ok) await store.updateLeg(ctx.pool, l.id, { status: 'succeeded', card_tx_id: r.value.id, paid_at: now }, now);
     else await store.updateLeg(ctx.pool, l.id, { status: 'failed', failure_code: `card:${r.code}`.slice(0, 100), failure_message: r.message.slice(0, 500) }, now);
     return;
   }
   if (l.kind === 'card') {
-    const r = await ctx.cards!.hold({ cardId: l.cardId!, idempotencyKey: `leg:${l.id}:hold`, amountMinor: l.amount, merchantId: order.merchantId, timeoutSeconds, reference: order.orderNo, riskScreened: ctx.risk !== undefined, ...(pin ? { pin } : {}) });
+    const r = await ctx.cards!.hold({ cardId: l.cardId!, idempotencyKey: `leg:${l.id}:hold`, amountMinor: l.amount, merchantId: order.merchantId, timeoutSeconds, reference: order.orderNo, riskScreened: l.cardId === screened, ...(pin ? { pin } : {}) });
     if (r.ok) await store.updateLeg(ctx.pool, l.id, { status: 'held', card_tx_id: r.value.id }, now);
     else await store.updateLeg(ctx.pool, l.id, { status: 'failed', failure_code: `card:${r.code}`.slice(0, 100), failure_message: r.message.slice(0, 500) }, now);
     return;

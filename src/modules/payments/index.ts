@@ -7,7 +7,7 @@ import { fail, ok } from '../../kernel/errors.js';
 import type { Secret } from '../../kernel/secret.js';
 import type { PayAction, PayMethod } from '../channels/index.js';
 import { payCombined, driveCombined, type LegSpec } from './combined.js';
-import { passChallenge, resolveReview, screen, type HeldRequest } from './risk-gate.js';
+import { passChallenge, recoverReviews, resolveReview, screen, type HeldRequest } from './risk-gate.js';
 import { makeCtx, type Ctx, type PaymentsDeps, type PaymentsResult } from './context.js';
 import { receiveChannelNotification } from './notify-in.js';
 import { createOrder, findMerchantOrder, getOrder, orderView, type CreateOrderInput } from './orders.js';
@@ -66,7 +66,7 @@ export class Payments {
       const r = await payCombined(this.ctx, { orderId, legs });
       return r.ok ? ok({ order: r.value.order, action: r.value.action }) : r;
     }
-    const r = await payWithChannel(this.ctx, { orderId, method: req.method as PayMethod });
+    const r = await payWithChannel(this.ctx, { orderId, method: req.method as PayMethod, ...(req.payer_open_id ? { payerOpenId: req.payer_open_id } : {}), ...(req.client_ip ? { clientIp: req.client_ip } : {}) });
     return r.ok ? ok({ order: r.value.order, action: r.value.action }) : r;
   };
 
@@ -197,6 +197,12 @@ export class Payments {
         this.ctx.log?.warn({ order: id.toString(), err: (e as Error).message }, 'driving a combined payment failed');
       }
       n++;
+    }
+    // Held payments whose risk case was decided without its handler finishing.
+    try {
+      n += await recoverReviews(this.ctx, this.runHeld);
+    } catch (e) {
+      this.ctx.log?.warn({ err: (e as Error).message }, 'recovering risk reviews failed');
     }
     return n;
   }

@@ -514,6 +514,7 @@ export interface RiskHold {
   createdAt: Date;
 }
 
+const HOLD_COLUMNS = 'id, order_id, kind, case_id, request, code_hash, attempts, expires_at, status, created_at';
 const toHold = (r: Row): RiskHold => ({
   id: r['id'] as bigint, orderId: r['order_id'] as bigint, kind: r['kind'] as RiskHold['kind'], caseId: (r['case_id'] as bigint | null) ?? null, request: r['request'] as RiskHold['request'],
   codeHash: (r['code_hash'] as string | null) ?? null, attempts: r['attempts'] as number, expiresAt: r['expires_at'] as Date, status: r['status'] as RiskHold['status'], createdAt: r['created_at'] as Date,
@@ -529,17 +530,17 @@ export async function insertHold(db: Queryable, x: { id: bigint; orderId: bigint
 }
 
 export async function currentHold(db: Queryable, orderId: bigint): Promise<RiskHold | undefined> {
-  const r = await db.query(`SELECT * FROM payment_risk_holds WHERE order_id = $1 AND status IN ('open', 'cleared')`, [orderId]);
+  const r = await db.query(`SELECT ${HOLD_COLUMNS} FROM payment_risk_holds WHERE order_id = $1 AND status IN ('open', 'cleared')`, [orderId]);
   return r.rows[0] ? toHold(r.rows[0] as Row) : undefined;
 }
 
 export async function getHold(db: Queryable, id: bigint): Promise<RiskHold | undefined> {
-  const r = await db.query(`SELECT * FROM payment_risk_holds WHERE id = $1`, [id]);
+  const r = await db.query(`SELECT ${HOLD_COLUMNS} FROM payment_risk_holds WHERE id = $1`, [id]);
   return r.rows[0] ? toHold(r.rows[0] as Row) : undefined;
 }
 
 export async function holdOfCase(db: Queryable, caseId: bigint): Promise<RiskHold | undefined> {
-  const r = await db.query(`SELECT * FROM payment_risk_holds WHERE case_id = $1 ORDER BY created_at DESC LIMIT 1`, [caseId]);
+  const r = await db.query(`SELECT ${HOLD_COLUMNS} FROM payment_risk_holds WHERE case_id = $1 ORDER BY created_at DESC LIMIT 1`, [caseId]);
   return r.rows[0] ? toHold(r.rows[0] as Row) : undefined;
 }
 
@@ -550,12 +551,19 @@ export async function useHold(db: Queryable, id: bigint, now: Date): Promise<boo
 }
 
 /** Moves an open hold on (cleared, rejected, failed); `from` guards the transition. */
-export async function finishHold(db: Queryable, id: bigint, status: 'cleared' | 'rejected' | 'failed', now: Date, from: 'open' = 'open'): Promise<boolean> {
+export async function finishHold(db: Queryable, id: bigint, status: 'cleared' | 'rejected' | 'failed', now: Date, from: 'open' | 'cleared' = 'open'): Promise<boolean> {
   const r = await db.query(`UPDATE payment_risk_holds SET status = $2, decided_at = $3 WHERE id = $1 AND status = $4`, [id, status, now, from]);
   return r.rowCount === 1;
 }
 
-export async function countHoldAttempt(db: Queryable, id: bigint): Promise<number> {
-  const r = await db.query(`UPDATE payment_risk_holds SET attempts = attempts + 1 WHERE id = $1 RETURNING attempts`, [id]);
-  return (r.rows[0] as Row | undefined)?.['attempts'] as number ?? 0;
+/** Counts a try at an open, unexpired challenge with tries left; the try's number, or null when none may be taken. */
+export async function takeHoldAttempt(db: Queryable, id: bigint, now: Date, maxTries: number): Promise<number | null> {
+  const r = await db.query(`UPDATE payment_risk_holds SET attempts = attempts + 1 WHERE id = $1 AND status = 'open' AND expires_at > $2 AND attempts < $3 RETURNING attempts`, [id, now, maxTries]);
+  return ((r.rows[0] as Row | undefined)?.['attempts'] as number | undefined) ?? null;
+}
+
+/** Review holds still open that were opened before `before` (the recovery job's list). */
+export async function openReviewHolds(db: Queryable, before: Date, limit: number): Promise<RiskHold[]> {
+  const r = await db.query(`SELECT ${HOLD_COLUMNS} FROM payment_risk_holds WHERE status = 'open' AND kind = 'review' AND created_at < $1 ORDER BY created_at LIMIT $2`, [before, limit]);
+  return r.rows.map((x) => toHold(x as Row));
 }

@@ -11,14 +11,19 @@
  *                is carried out once the payer types it (5 minutes, 5 tries).
  *
  * A held request is stored without PINs or bank card details; one that needed them is cleared
- * instead, and the payer's next submit goes through without a second risk decision.
+ * instead, and the payer's next submit of the same request (same legs, cards, amounts, method) goes
+ * through without a second risk decision. A different request is decided afresh.
+ *
+ * The cashier puts the first card of a request into the risk event; that card is not asked about
+ * again by the cards module, every other card of the request is (cards' own risk hook).
  */
-import { createHash, randomInt } from 'node:crypto';
+import { createHash, randomInt, timingSafeEqual } from 'node:crypto';
 import { fail, ok } from '../../kernel/errors.js';
 import type { PayAction, PayMethod } from '../channels/index.js';
 import type { Ctx, PaymentsResult } from './context.js';
 import { payable } from './pay.js';
 import * as store from './payments.store.js';
+import { combinedInFlight, LIVE_LEG } from './settle.js';
 import type { PaymentOrder } from './types.js';
 
 /** What the risk engine needs from payments (the Risk module implements it; see main.ts). */
@@ -27,14 +32,27 @@ export interface PaymentRiskPort {
     id: string; kind: string; at: number; amount: bigint; currency?: string; merchant?: string; merchant_mcc?: string; category?: string; channel?: string;
     card?: string; device?: string; ip?: string; user?: string; notify_url_ok?: boolean; return_url_ok?: boolean;
   }, opts: { subject?: { kind: string; id: string } }): Promise<{ action: 'accept' | 'challenge' | 'review' | 'reject'; rule: string | null; reason: string | null; caseId: bigint | null }>;
+  /** A case's state (`open`, `approved`, `rejected`), or null when there is no such case: the recovery job's question. */
+  caseStatus(caseId: bigint): Promise<string | null>;
 }
 
 /** A pay request as it can be stored and carried out later. */
 export interface HeldRequest {
   legs?: { kind: 'card' | 'balance' | 'channel'; amount: string; card_id?: string; account_id?: string; method?: string }[];
   method?: string;
+  /** Server-to-server payments (the merchant API): the payer's open id and IP as the merchant gave them. */
+  payer_open_id?: string;
+  client_ip?: string;
   /** It carried a PIN or bank card details, which are not stored: the payer submits again. */
   needs_payer: boolean;
+}
+
+/**
+ * What identifies a request for a cleared hold: the legs (kind, amount, card, account, method) and
+ * the method, in a fixed order (the stored form is jsonb, whose key order is not ours).
+ */
+function requestKey(r: HeldRequest): string {
+  return JSON.stringify([r.method ?? null, r.payer_open_id ?? null, (r.legs ?? []).map((l) => [l.kind, l.amount, l.card_id ?? null, l.account_id ?? null, l.method ?? null])]);
 }
 
 export type Screen = { kind: 'proceed' } | { kind: 'review'; caseId: bigint } | { kind: 'challenge'; challengeId: bigint };
@@ -54,14 +72,26 @@ export async function screen(ctx: Ctx, inp: { order: PaymentOrder; request: Held
   const hold = await store.currentHold(ctx.pool, order.id);
   if (hold) {
     if (hold.status === 'cleared') {
-      // Cleared by an operator or the payer's code: this submit goes through, once.
-      if (await store.useHold(ctx.pool, hold.id, now)) return ok({ kind: 'proceed' });
-      return fail('payment_in_progress', 'the cleared payment is being carried out');
+      // Cleared by an operator or the payer's code: the same request goes through, once; a
+      // different one gives the clearance up and is decided on its own.
+      if (requestKey(hold.request) === requestKey(inp.request)) {
+        if (await store.useHold(ctx.pool, hold.id, now)) return ok({ kind: 'proceed' });
+        return fail('payment_in_progress', 'the cleared payment is being carried out');
+      }
+      if (!(await store.finishHold(ctx.pool, hold.id, 'failed', now, 'cleared'))) return fail('payment_in_progress', 'the cleared payment is being carried out');
+    } else if (hold.kind === 'review') {
+      return fail('payment_in_progress', 'the payment is being reviewed by risk control', { case_id: String(hold.caseId) });
+    } else if (hold.expiresAt.getTime() > now.getTime()) {
+      return ok({ kind: 'challenge', challengeId: hold.id });
+    } else {
+      await store.finishHold(ctx.pool, hold.id, 'failed', now);
     }
-    if (hold.kind === 'review') return fail('payment_in_progress', 'the payment is being reviewed by risk control', { case_id: String(hold.caseId) });
-    if (hold.expiresAt.getTime() > now.getTime()) return ok({ kind: 'challenge', challengeId: hold.id });
-    await store.finishHold(ctx.pool, hold.id, 'failed', now);
   }
+  // Nothing new is asked while a combined payment is under way (it would be refused anyway), and a
+  // payer coming back to the channel attempt already under way sees it again without a new decision.
+  const legs = await store.legsOf(ctx.pool, order.id);
+  if (combinedInFlight(legs)) return fail('payment_in_progress', 'this order is being paid by a combined payment');
+  if (inp.request.method && !inp.request.legs && legs.some((l) => l.status === 'pending' && l.method === inp.request.method && l.action !== null)) return ok({ kind: 'proceed' });
   const m = await ctx.merchants.get(order.merchantId, () => ctx.parties.getMerchant({ id: order.merchantId }));
   const category = typeof order.metadata['category'] === 'string' ? (order.metadata['category'] as string) : undefined;
   const d = await ctx.risk.decide({
@@ -110,49 +140,84 @@ async function carryOut(ctx: Ctx, hold: store.RiskHold, run: Runner): Promise<Pa
   return ok({ ...r.value, waitingForPayer: false });
 }
 
-/** An operator decided the case of a held payment. */
+/**
+ * An operator decided the case of a held payment. Rejected: the held request is cancelled, and the
+ * order fails (`risk_rejected`) unless another attempt is under way (one that was screened before
+ * the hold was opened), which then decides the order as it would have.
+ */
 export async function resolveReview(ctx: Ctx, caseId: bigint, approved: boolean, run: Runner): Promise<void> {
   const hold = await store.holdOfCase(ctx.pool, caseId);
   if (!hold || hold.status !== 'open') return;
   const now = ctx.clock.now();
   if (!approved) {
+    // The order is settled while the hold is still open, so no new attempt can start in between.
+    const legs = await store.legsOf(ctx.pool, hold.orderId);
+    if (!legs.some((l) => LIVE_LEG.includes(l.status) || l.status === 'held')) {
+      await store.updateOrder(ctx.pool, hold.orderId, { status: 'failed', failure_code: 'risk_rejected' }, now);
+    }
     await store.finishHold(ctx.pool, hold.id, 'rejected', now);
-    await store.updateOrder(ctx.pool, hold.orderId, { status: 'failed', failure_code: 'risk_rejected' }, now);
     return;
   }
-  await store.finishHold(ctx.pool, hold.id, 'cleared', now);
+  if (!(await store.finishHold(ctx.pool, hold.id, 'cleared', now))) return;
   const r = await carryOut(ctx, { ...hold, status: 'cleared' }, run);
   if (!r.ok) ctx.log?.warn({ order: hold.orderId.toString(), code: r.code }, 'approved payment could not be carried out');
 }
 
-/** The payer typed the step-up code. */
+/**
+ * Recovery: a review hold whose case was decided but whose handler did not run to the end (a crash,
+ * a database error) is resolved here; one whose order expired is given up.
+ */
+export async function recoverReviews(ctx: Ctx, run: Runner, olderThanMs = 30_000): Promise<number> {
+  if (!ctx.risk) return 0;
+  const now = ctx.clock.now();
+  let n = 0;
+  for (const h of await store.openReviewHolds(ctx.pool, new Date(now.getTime() - olderThanMs), 100)) {
+    const status = h.caseId === null ? null : await ctx.risk.caseStatus(h.caseId);
+    if (status === 'approved' || status === 'rejected') {
+      await resolveReview(ctx, h.caseId!, status === 'approved', run);
+      n++;
+    } else if (h.expiresAt.getTime() <= now.getTime() || status === null) {
+      if (await store.finishHold(ctx.pool, h.id, 'failed', now)) n++;
+    }
+  }
+  return n;
+}
+
+/** The payer typed the step-up code. Every try counts, taken atomically: parallel guesses get no more than five. */
 export async function passChallenge(ctx: Ctx, inp: { orderId: bigint; challengeId: bigint; code: string }, run: Runner): Promise<PaymentsResult<Carried>> {
   const hold = await store.getHold(ctx.pool, inp.challengeId);
-  if (!hold || hold.orderId !== inp.orderId || hold.kind !== 'challenge') return fail('challenge_not_found', 'no such challenge for this order');
+  if (!hold || hold.orderId !== inp.orderId || hold.kind !== 'challenge' || hold.codeHash === null) return fail('challenge_not_found', 'no such challenge for this order');
   const now = ctx.clock.now();
-  if (hold.status !== 'open') return fail('challenge_not_found', `the challenge is ${hold.status}`);
-  if (hold.expiresAt.getTime() <= now.getTime()) {
+  const tries = await store.takeHoldAttempt(ctx.pool, hold.id, now, CHALLENGE_TRIES);
+  if (tries === null) {
+    const cur = (await store.getHold(ctx.pool, hold.id))!;
+    if (cur.status !== 'open') return fail('challenge_not_found', `the challenge is ${cur.status}`);
     await store.finishHold(ctx.pool, hold.id, 'failed', now);
-    return fail('challenge_expired', 'the code has expired; pay again for a new one');
+    if (cur.expiresAt.getTime() <= now.getTime()) return fail('challenge_expired', 'the code has expired; pay again for a new one');
+    return fail('challenge_failed', 'too many wrong codes; pay again for a new one');
   }
-  if (codeHash(hold.id, inp.code) !== hold.codeHash) {
-    const tries = await store.countHoldAttempt(ctx.pool, hold.id);
+  if (!timingSafeEqual(Buffer.from(codeHash(hold.id, inp.code), 'hex'), Buffer.from(hold.codeHash, 'hex'))) {
     if (tries >= CHALLENGE_TRIES) {
       await store.finishHold(ctx.pool, hold.id, 'failed', now);
       return fail('challenge_failed', 'too many wrong codes; pay again for a new one');
     }
     return fail('challenge_code_wrong', 'the code is wrong', { tries_left: CHALLENGE_TRIES - tries });
   }
-  if (!(await store.finishHold(ctx.pool, hold.id, 'cleared', now, 'open'))) return fail('challenge_not_found', 'the challenge was answered already');
+  if (!(await store.finishHold(ctx.pool, hold.id, 'cleared', now))) return fail('challenge_not_found', 'the challenge was answered already');
   return carryOut(ctx, { ...hold, status: 'cleared' }, run);
 }
 
-/** The stored form of a cashier pay request. */
-export function heldRequest(b: { method?: string; bank_card?: unknown; legs?: { kind: string; amount: number; card_id?: string; account_id?: string; method?: string; pin?: string; bank_card?: unknown }[] }): HeldRequest {
+/** The stored form of a pay request (cashier or merchant API). */
+export function heldRequest(b: {
+  method?: string; bank_card?: unknown; payer_open_id?: string; client_ip?: string;
+  legs?: { kind: string; amount: number; card_id?: string; account_id?: string; method?: string; pin?: string; bank_card?: unknown }[];
+}): HeldRequest {
   const needs = b.bank_card !== undefined || (b.legs ?? []).some((l) => l.pin !== undefined || l.bank_card !== undefined);
   return {
     ...(b.legs ? { legs: b.legs.map((l) => ({ kind: l.kind as 'card', amount: String(l.amount), ...(l.card_id ? { card_id: l.card_id } : {}), ...(l.account_id ? { account_id: l.account_id } : {}), ...(l.method ? { method: l.method as PayMethod } : {}) })) } : {}),
     ...(b.method ? { method: b.method } : {}),
+    ...(b.payer_open_id ? { payer_open_id: b.payer_open_id } : {}),
+    ...(b.client_ip ? { client_ip: b.client_ip } : {}),
     needs_payer: needs,
   };
 }

@@ -473,8 +473,16 @@ export class Risk {
       return ok(done);
     });
     if (!closed.ok) return closed;
+    // The decision stands whatever its handler does: a handler that fails (a database error) is
+    // logged, and its module's recovery job finishes the work (payments: recoverReviews).
     const h = this.caseHandlers.get(closed.value.subjectKind);
-    if (h) await h(closed.value, inp.approve);
+    if (h) {
+      try {
+        await h(closed.value, inp.approve);
+      } catch (e) {
+        this.deps.log?.error({ case: inp.id.toString(), err: (e as Error).message }, 'a risk case handler failed; its module recovers it');
+      }
+    }
     return closed;
   }
 
