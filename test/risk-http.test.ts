@@ -77,6 +77,21 @@ describe('risk engine', () => {
     expect((await decide({ ip: '9.9.9.9' })).action).toBe('accept');
   });
 
+  it('a white-listed value the payer only claims (a browser device id) does not skip the rules', async () => {
+    await ok('POST', '/v1/risk/lists', { entries: [{ list: 'white', entity: 'device', value: 'trusted-pos', source: 'test' }] });
+    expect(await decide({ device: 'trusted-pos', notify_url_ok: false })).toMatchObject({ action: 'accept', rule: 'list:white' });
+    const claimed = await decide({ device: 'trusted-pos', notify_url_ok: false, claimed: ['device'] });
+    expect(claimed.action).not.toBe('accept');
+    expect(claimed.rule).toBe('MC-01');
+  });
+
+  it('refuses an event timed in the future (it would move the windows past the present)', async () => {
+    const r = await s.req('POST', '/v1/risk/decide', { event: ev({ at: new Date(Date.now() + 3_600_000).toISOString() }) });
+    expect(r.status).toBe(400);
+    expect(r.body.error.code).toBe('invalid_event');
+    expect((await decide({ at: new Date(Date.now() + 10_000).toISOString() })).action).toBe('accept');
+  });
+
   it('a review decision opens a case; operators approve or reject it once', async () => {
     const d = await decide({ merchant_mcc: '5411', category: '7995' }, { kind: 'test_subject', id: 'order-1' });
     expect(d).toMatchObject({ action: 'review', rule: 'MC-02' });

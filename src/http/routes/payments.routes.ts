@@ -129,7 +129,7 @@ export function registerPaymentRoutes(app: App, deps: AppDeps & { cashierKey: Bu
     const b = req.body;
     // Risk control as at the cashier; a step-up code goes to the payer, and the merchant passes on
     // what they type (POST .../challenge).
-    const gate = unwrap(await payments.screen({ order: o, request: heldRequest(b), ...(b.client_ip ? { clientIp: b.client_ip } : {}), channel: b.method }));
+    const gate = unwrap(await payments.screen({ order: o, request: heldRequest(b), ...(b.client_ip ? { clientIp: b.client_ip } : {}), channel: b.method, claimed: ['ip'] }));
     if (gate.kind === 'review') return reply.code(202).send({ outcome: 'risk_review', case_id: gate.caseId.toString(), action: null, order: await orderDto(o) });
     if (gate.kind === 'challenge') return reply.code(202).send({ outcome: 'challenge', challenge_id: gate.challengeId.toString(), action: null, order: await orderDto(o) });
     const r = unwrap(await payments.payWithChannel({ orderId: o.id, method: b.method as never, ...(b.bank_card ? { bankCard: b.bank_card } : {}), ...(b.payer_open_id ? { payerOpenId: b.payer_open_id } : {}), ...(b.client_ip ? { clientIp: b.client_ip } : {}) }));
@@ -247,7 +247,7 @@ export function registerPaymentRoutes(app: App, deps: AppDeps & { cashierKey: Bu
     const firstCard = b.legs?.find((l) => l.kind === 'card')?.card_id;
     const gate = unwrap(await payments.screen({
       order: o, request: heldRequest(b), clientIp: req.ip, ...(b.device_id ? { deviceId: b.device_id } : {}), ...(firstCard ? { cardId: parseId(firstCard, 'card_id') } : {}),
-      channel: b.legs ? (b.legs.length === 1 ? (b.legs[0]!.method ?? b.legs[0]!.kind) : 'combined') : (b.method ?? ''),
+      channel: b.legs ? (b.legs.length === 1 ? (b.legs[0]!.method ?? b.legs[0]!.kind) : 'combined') : (b.method ?? ''), claimed: ['device'],
     }));
     if (gate.kind === 'review') return reply.code(202).send({ ...(await cashierState(o)), outcome: 'risk_review', case_id: gate.caseId.toString() });
     if (gate.kind === 'challenge') return reply.code(202).send({ ...(await cashierState(o)), outcome: 'challenge', challenge_id: gate.challengeId.toString() });

@@ -6,6 +6,7 @@ import { Type } from 'typebox';
 import { DomainError, unwrap } from '../../kernel/errors.js';
 import type { Risk, RiskEvent } from '../../modules/risk/index.js';
 import { ACTIONS, ENTITIES, LIST_KINDS } from '../../modules/risk/domain/ruleset.js';
+import { LATE_GRACE_MS } from '../../modules/risk/domain/velocity.js';
 import type { App } from '../app.js';
 import { registerStatuses } from '../errors.js';
 import { ErrorSchema, IdString, Limit, decodeCursor, page, parseId, toWire } from '../dto.js';
@@ -21,7 +22,7 @@ const Version = Type.Object({ version: Type.String({ pattern: '^[0-9]{1,9}$' }) 
 const Merchant = Type.Object({ merchant: Type.String({ minLength: 1, maxLength: 200 }) });
 const Str = (max: number) => Type.Optional(Type.String({ maxLength: max }));
 
-registerStatuses(400, ['invalid_rule_set', 'invalid_list_entry', 'invalid_backtest']);
+registerStatuses(400, ['invalid_rule_set', 'invalid_list_entry', 'invalid_backtest', 'invalid_event']);
 registerStatuses(409, ['case_already_decided', 'breaker_not_tripped']);
 
 export const EventSchema = Type.Object({
@@ -33,13 +34,16 @@ export const EventSchema = Type.Object({
   merchant_mcc: Str(8), category: Str(8), channel: Str(40),
   notify_url_ok: Type.Optional(Type.Boolean()), return_url_ok: Type.Optional(Type.Boolean()), failed: Type.Optional(Type.Boolean()),
   payee: Type.Optional(Type.String({ maxLength: 200, description: 'the user receiving the money, when it is a user' })),
+  claimed: Type.Optional(Type.Array(Type.Enum([...ENTITIES]), { maxItems: ENTITIES.length, description: 'values the payer\'s side asserted (e.g. a browser device id): a white-listed one does not skip the rules' })),
 }, { additionalProperties: false });
 
 type EventBody = { id: string; kind: string; at?: string; amount: number } & Record<string, unknown>;
 
 export function toRiskEvent(b: EventBody, nowMs: number): RiskEvent {
   const { at, amount, ...rest } = b;
-  return { ...(rest as Omit<RiskEvent, 'at' | 'amount'>), at: at ? Date.parse(at) : nowMs, amount: BigInt(amount) };
+  const t = at ? Date.parse(at) : nowMs;
+  if (t > nowMs + LATE_GRACE_MS) throw new DomainError('invalid_event', `the event's time is more than ${LATE_GRACE_MS / 1000} s in the future`, { at, now: new Date(nowMs).toISOString() });
+  return { ...(rest as Omit<RiskEvent, 'at' | 'amount'>), at: t, amount: BigInt(amount) };
 }
 
 const w = (v: unknown): Record<string, unknown> => toWire(v) as Record<string, unknown>;

@@ -30,7 +30,7 @@ import type { PaymentOrder } from './types.js';
 export interface PaymentRiskPort {
   decide(event: {
     id: string; kind: string; at: number; amount: bigint; currency?: string; merchant?: string; merchant_mcc?: string; category?: string; channel?: string;
-    card?: string; device?: string; ip?: string; user?: string; notify_url_ok?: boolean; return_url_ok?: boolean;
+    card?: string; device?: string; ip?: string; user?: string; notify_url_ok?: boolean; return_url_ok?: boolean; claimed?: ('device' | 'ip')[];
   }, opts: { subject?: { kind: string; id: string } }): Promise<{ action: 'accept' | 'challenge' | 'review' | 'reject'; rule: string | null; reason: string | null; caseId: bigint | null }>;
   /** A case's state (`open`, `approved`, `rejected`), or null when there is no such case: the recovery job's question. */
   caseStatus(caseId: bigint): Promise<string | null>;
@@ -62,7 +62,11 @@ const CHALLENGE_TRIES = 5;
 
 const codeHash = (holdId: bigint, code: string): string => createHash('sha256').update(`${holdId}:${code}`).digest('hex');
 
-export async function screen(ctx: Ctx, inp: { order: PaymentOrder; request: HeldRequest; clientIp?: string; deviceId?: string; cardId?: bigint; channel: string }): Promise<PaymentsResult<Screen>> {
+/**
+ * `claimed`: which of the device id and IP the payer's side asserted (the cashier's device id, the
+ * IP a merchant passes on) rather than we saw: a white-listed claim does not skip the rules.
+ */
+export async function screen(ctx: Ctx, inp: { order: PaymentOrder; request: HeldRequest; clientIp?: string; deviceId?: string; cardId?: bigint; channel: string; claimed?: ('device' | 'ip')[] }): Promise<PaymentsResult<Screen>> {
   if (!ctx.risk) return ok({ kind: 'proceed' });
   const { order } = inp;
   // An order that cannot be paid is refused as such, not asked about.
@@ -100,7 +104,7 @@ export async function screen(ctx: Ctx, inp: { order: PaymentOrder; request: Held
     ...(inp.cardId !== undefined ? { card: inp.cardId.toString() } : {}), ...(inp.deviceId ? { device: inp.deviceId } : {}), ...(inp.clientIp ? { ip: inp.clientIp } : {}),
     ...(order.payerCustomerId !== null ? { user: order.payerCustomerId.toString() } : {}),
     // Both were checked against the merchant's registered domains when the order was created.
-    notify_url_ok: true, return_url_ok: true,
+    notify_url_ok: true, return_url_ok: true, ...(inp.claimed ? { claimed: inp.claimed } : {}),
   }, { subject: { kind: 'payment_order', id: order.id.toString() } });
   if (d.action === 'accept') return ok({ kind: 'proceed' });
   if (d.action === 'reject') return fail('risk_rejected', 'the payment was declined by risk control', { rule: d.rule });

@@ -17,7 +17,7 @@ import { baseContext, decide, observationsFor, type Decision, type RiskEvent } f
 import { AccountGraph, LINK_ENTITIES } from './domain/graph.js';
 import { ListIndex } from './domain/lists.js';
 import { compileRuleSet, ENTITIES, LIST_KINDS, RuleSetError, type CompiledRuleSet, type CompiledVelocity, type Entity, type ListKind } from './domain/ruleset.js';
-import { MemoryVelocityStore, type Observation, type VelocityStore } from './domain/velocity.js';
+import { LATE_GRACE_MS, MemoryVelocityStore, type Observation, type VelocityStore } from './domain/velocity.js';
 import * as store from './risk.store.js';
 
 export { compileRuleSet, RuleSetError, type CompiledRuleSet, type RuleSetDoc } from './domain/ruleset.js';
@@ -258,8 +258,9 @@ export class Risk {
    * Decides an event (before authorization). The velocity windows count it, whatever the answer.
    * A `review` with a subject opens a case (written before the answer); see decideCase.
    */
-  async decide(event: RiskEvent, opts: { subject?: CaseSubject } = {}): Promise<RiskAnswer> {
+  async decide(given: RiskEvent, opts: { subject?: CaseSubject } = {}): Promise<RiskAnswer> {
     const t0 = performance.now();
+    const event = this.notInFuture(given);
     const live = this.live;
     const shadow = this.shadowSet;
     const windows = uniqueWindows(live?.set, shadow?.set);
@@ -347,10 +348,21 @@ export class Risk {
   }
 
   /** Counts an event in the velocity windows without deciding it (an outcome: a failure, a refund). */
-  async observe(event: RiskEvent): Promise<void> {
+  async observe(given: RiskEvent): Promise<void> {
+    const event = this.notInFuture(given);
     const windows = uniqueWindows(this.live?.set, this.shadowSet?.set);
     if (windows.length === 0) return;
     await this.velocity.observe(observationsFor(windows, event, baseContext(event)));
+  }
+
+  /**
+   * An event timed later than now plus the late-event grace is taken as of that bound: a window
+   * moved into the future would drop everything the real present still needs (the HTTP API
+   * refuses such events; this guards every other caller).
+   */
+  private notInFuture(e: RiskEvent): RiskEvent {
+    const bound = this.deps.clock.nowMs() + LATE_GRACE_MS;
+    return e.at > bound ? { ...e, at: bound } : e;
   }
 
   private log(row: store.DecisionRow): void {

@@ -51,7 +51,7 @@ describe('Redis velocity store', () => {
   it('answers exactly as the in-memory store for random streams, late events and filtered reads included', async () => {
     const r = new RedisVelocityStore(url, `t${Date.now()}:`);
     try {
-      await fc.assert(fc.asyncProperty(fc.array(fc.record({ dt: fc.integer({ min: -30_000, max: 40_000 }), key: fc.constantFrom('k1', 'k2'), member: fc.constantFrom('a', 'b', 'c'), v: fc.integer({ min: 1, max: 1000 }), add: fc.boolean() }), { maxLength: 40 }), async (steps) => {
+      await fc.assert(fc.asyncProperty(fc.array(fc.record({ dt: fc.integer({ min: -30_000, max: 40_000 }), key: fc.constantFrom('k1', 'k2'), member: fc.constantFrom('a', 'b', 'c', 'a:1:b', 'x\u0001y', '卡9'), v: fc.integer({ min: 1, max: 1000 }), add: fc.boolean() }), { maxLength: 40 }), async (steps) => {
         const m = new MemoryVelocityStore();
         const id = `r${++run}`;
         let at = 0;
@@ -59,7 +59,7 @@ describe('Redis velocity store', () => {
         for (const [i, st] of steps.entries()) {
           at = Math.max(0, at + st.dt, newest - 50_000);
           newest = Math.max(newest, at);
-          const base = { windowMs: W, key: `${id}:${st.key}`, at, eventId: `${id}e${i}`, add: st.add };
+          const base = { windowMs: W, key: `${id}:${st.key}`, at, eventId: `${id}:e\u0001${i}:`, add: st.add };
           const obs: Observation[] = [
             { ...base, window: 'c', kind: 'count', value: 1, member: '' },
             { ...base, window: 's', kind: 'sum', value: st.v, member: '' },

@@ -14,6 +14,8 @@ import type { Observation, VelocityStore } from './domain/velocity.js';
 const GRACE_MS = 60_000;
 
 // KEYS[i]: the window's sorted set. ARGV per key: kind, windowMs, at, entry, value, add.
+// An entry is `value:bytes:member` followed by the event id: the value is a number and the member is
+// length-prefixed, so neither a member nor an event id can break the parsing, whatever it holds.
 const SCRIPT = `
 local out = {}
 for i, key in ipairs(KEYS) do
@@ -39,15 +41,15 @@ for i, key in ipairs(KEYS) do
     if kind == 'sum' then
       local s = 0
       for _, e in ipairs(items) do
-        local v = string.match(e, '^[^\\1]*\\1([^\\1]*)\\1')
-        s = s + tonumber(v)
+        s = s + tonumber(string.match(e, '^([^:]*):'))
       end
       out[i] = s
     else
       local seen = {}
       local n = 0
       for _, e in ipairs(items) do
-        local m = string.match(e, '^[^\\1]*\\1[^\\1]*\\1(.*)$')
+        local v, len, rest = string.match(e, '^([^:]*):(%d+):()')
+        local m = string.sub(e, rest, rest + tonumber(len) - 1)
         if not seen[m] then
           seen[m] = true
           n = n + 1
@@ -76,7 +78,7 @@ export class RedisVelocityStore implements VelocityStore {
       if (!o) return;
       idx.push(i);
       keys.push(`${this.prefix}${o.window}:${o.key}`);
-      args.push(o.kind, String(o.windowMs), String(o.at), `${o.eventId}\u0001${o.value}\u0001${o.member}`, String(o.value), o.add ? '1' : '0');
+      args.push(o.kind, String(o.windowMs), String(o.at), `${o.value}:${Buffer.byteLength(o.member)}:${o.member}${o.eventId}`, String(o.value), o.add ? '1' : '0');
     });
     const out = new Array<number>(obs.length).fill(0);
     if (keys.length === 0) return out;

@@ -145,6 +145,33 @@ describe('filtered windows', () => {
     };
     expect([at(1, 50n), at(2, 60n), at(3, 500n), at(4, 10n), at(5, 900n)]).toEqual([1, 2, 2, 3, 3]);
   });
+
+  it('a filter that fails at run time does not count the event and does not fail the decision', () => {
+    const set = compileRuleSet(minimal([rule('BIG', 'amount > 1000')], { velocity: [{ name: 'odd', kind: 'count', key: 'merchant', window: '10m', where: 'amount / (amount - 100) > 0' }] }));
+    const store = new MemoryVelocityStore();
+    const run = (i: number, amount: bigint) => {
+      const ev: RiskEvent = { id: `x${i}`, kind: 'payment', at: 1_000 + i, amount, merchant: 'm' };
+      const base = baseContext(ev);
+      return decide(set, ev, base, store.observe(observationsFor(set.velocity, ev, base)), new ListIndex());
+    };
+    expect(run(1, 200n).features['odd']).toBe(1);
+    const d = run(2, 100n); // division by zero in the filter
+    expect(d.features['odd']).toBe(1);
+    expect(run(3, 5000n)).toMatchObject({ action: 'reject', rule: 'BIG', features: { odd: 2 } });
+  });
+});
+
+describe('the in-memory store keeps idle keys through the late-event grace', () => {
+  it('a late event still sees what its key held when the sweep went past the window', () => {
+    const W = 60_000;
+    const s = new MemoryVelocityStore();
+    const ob = (key: string, at: number, id: string): Observation => ({ window: `count|k||${W}|`, kind: 'count', windowMs: W, key, at, value: 1, member: '', eventId: id, add: true });
+    expect(s.observe([ob('idle', 0, 'a')])).toEqual([1]);
+    // Other keys move time on to 61 s, and the sweep visits every key.
+    for (let i = 0; i < 50; i++) s.observe([ob(`busy${i}`, W + 1_000, `b${i}`)]);
+    // A payment timed 59 s (2 s late) still has the one at 0 in its window (-1 s, 59 s].
+    expect(s.observe([ob('idle', W - 1_000, 'c')])).toEqual([2]);
+  });
 });
 
 describe('fast paths agree with CEL', () => {

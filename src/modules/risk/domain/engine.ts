@@ -36,6 +36,12 @@ export interface RiskEvent {
   return_url_ok?: boolean;
   failed?: boolean;
   payee?: string;
+  /**
+   * Values the payer's side asserted rather than we observed (a browser's device id, an IP a
+   * merchant passes on): they count in windows and on black and grey lists, but a white-listed one
+   * never lets an event skip the rules — anyone can claim a trusted device's id.
+   */
+  claimed?: readonly Entity[];
 }
 
 export interface MatchedRule {
@@ -61,6 +67,20 @@ export interface Decision {
 const STRING_FIELDS = Object.entries(EVENT_FIELDS).filter(([, t]) => t === 'string').map(([k]) => k);
 
 /** The observations an event makes in the given windows (a window whose key the event lacks is skipped: its value is 0). */
+/**
+ * A window's `where` filter on an event. One that fails at run time (a value of an unexpected type)
+ * does not count the event rather than failing the decision: the filter is a counting condition,
+ * and a decision must always be made.
+ */
+function passes(v: CompiledVelocity, base: Record<string, unknown>): boolean {
+  if (!v.filter) return true;
+  try {
+    return v.filter(base) === true;
+  } catch {
+    return false;
+  }
+}
+
 export function observationsFor(windows: readonly CompiledVelocity[], ev: RiskEvent, base: Record<string, unknown>): (Observation | null)[] {
   return windows.map((v) => {
     let key: string;
@@ -74,7 +94,7 @@ export function observationsFor(windows: readonly CompiledVelocity[], ev: RiskEv
     }
     const member = v.kind === 'distinct' ? ((ev[v.of!] as string | undefined) ?? '') : '';
     // An event the window does not count (its filter, or no member to count) still reads its value.
-    const add = !(v.filter && v.filter(base) !== true) && !(v.kind === 'distinct' && member === '');
+    const add = passes(v, base) && !(v.kind === 'distinct' && member === '');
     const value = v.kind === 'sum' ? Number(ev.amount) : 1;
     return { window: v.id, kind: v.kind, windowMs: v.windowMs, key, at: ev.at, value, member, eventId: ev.id, add };
   });
@@ -146,7 +166,7 @@ export function decide(set: CompiledRuleSet, ev: RiskEvent, base: Record<string,
     const s = lists.slot(e, v);
     if (!s) continue;
     if (s.black !== undefined && s.black > now) black.push(e);
-    if (s.white !== undefined && s.white > now) white.push(e);
+    if (s.white !== undefined && s.white > now && !ev.claimed?.includes(e)) white.push(e);
     if (s.grey !== undefined && s.grey > now) grey.push(e);
   }
   const lay = layoutOf(set);

@@ -39,7 +39,7 @@ export interface VelocityStore {
 
 
 /** How long entries are kept past the window, to answer events that arrive late (clock skew between processes). */
-const LATE_GRACE_MS = 60_000;
+export const LATE_GRACE_MS = 60_000;
 
 class Window {
   ts: number[] = [];
@@ -189,7 +189,8 @@ export class MemoryVelocityStore implements VelocityStore {
         continue;
       }
       const [key, w] = next.value;
-      if (w.newest <= now - this.sweeper.windowMs) this.windows.get(this.sweeper.id)?.delete(key);
+      // Kept through the grace period too: a late event may still need what the key holds.
+      if (w.newest <= now - this.sweeper.windowMs - LATE_GRACE_MS) this.windows.get(this.sweeper.id)?.delete(key);
     }
   }
 }
