@@ -30,9 +30,17 @@ function statementName(text: string): string | undefined {
   return name;
 }
 
+/**
+ * A prepared statement's result type is fixed when it is planned: one that expands `*` fails with
+ * "cached plan must not change result type" once a migration adds a column under a running server
+ * (PostgreSQL re-plans it after that one failure, per connection). Such texts run unnamed. A
+ * change of a named column's type still fails each connection's next use once (src/kernel/db.test.ts).
+ */
+const STAR = /(?:select|returning)\s+\*|\.\*/i;
+
 const clientQuery = pg.Client.prototype.query as (this: pg.Client, ...args: unknown[]) => unknown;
 (pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown }).query = function (this: pg.Client, config: unknown, values?: unknown, cb?: unknown) {
-  if (typeof config === 'string' && Array.isArray(values) && values.length > 0) {
+  if (typeof config === 'string' && Array.isArray(values) && values.length > 0 && !STAR.test(config)) {
     const name = statementName(config);
     if (name !== undefined) return clientQuery.call(this, { name, text: config }, values, cb);
   }
