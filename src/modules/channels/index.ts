@@ -245,7 +245,8 @@ export class Channels {
     const sent = await sendChannelRequest(spec, { timeoutMs: this.deps.requestTimeoutMs ?? 10_000 });
     const nowMs = this.deps.clock.now().getTime();
     if (!sent.ok) {
-      this.breaker.record(l.row.id, 'failure', nowMs);
+      // Waiting for one of our own connections says nothing about the channel's health.
+      if (!sent.queued) this.breaker.record(l.row.id, 'failure', nowMs);
       return { lost: sent.reason };
     }
     let r: T;

@@ -36,7 +36,7 @@ async function deliver(ctx: Ctx, n: MerchantNotification): Promise<void> {
   let error: string | null = null;
   try {
     const sig = await ctx.parties.signNotification({ merchantId: n.merchantId, method: 'POST', pathWithQuery: `${url.pathname}${url.search}`, body, now: ctx.clock.now() });
-    const res = await httpSend({ url, method: 'POST', body, timeoutMs: TIMEOUT_MS, maxBytes: 64 * 1024, headers: { 'content-type': 'application/json', 'paycore-signature': sig.header, 'paycore-notification-id': n.id.toString() } });
+    const res = await httpSend({ url, method: 'POST', body, timeoutMs: TIMEOUT_MS, idempotent: true, maxBytes: 64 * 1024, headers: { 'content-type': 'application/json', 'paycore-signature': sig.header, 'paycore-notification-id': n.id.toString() } });
     if (res.ok) status = res.answer.status;
     else error = res.reason.slice(0, 500);
   } catch (e) {
