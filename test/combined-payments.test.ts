@@ -156,6 +156,11 @@ describe('combined payments', () => {
     expect((await s.req('POST', cashier(o, '/pay'), { legs: [{ kind: 'balance', account_id: '1', amount: 1000 }] })).body.error.code).toBe('method_not_allowed');
     await s.req('POST', cashier(o, '/pay'), { legs: [{ kind: 'card', card_id: card, amount: 600 }, { kind: 'channel', method: 'wechat_native', amount: 400 }] });
     expect((await s.req('POST', cashier(o, '/pay'), { legs: [{ kind: 'card', card_id: card, amount: 1000 }] })).body.error.code).toBe('payment_in_progress');
+    // A card holds renminbi: it cannot pay an order in another currency, alone or with others.
+    const usd = await order(1000, { methods: ['card'], currency: 'USD' });
+    const r = await s.req('POST', cashier(usd, '/pay'), { legs: [{ kind: 'card', card_id: card, amount: 1000 }] });
+    expect(r.body.error).toMatchObject({ code: 'invalid_legs' });
+    expect(r.body.error.message).toMatch(/CNY/);
   });
 
   it('charges once when the cashier is submitted twice at the same moment', async () => {

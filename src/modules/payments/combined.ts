@@ -68,6 +68,8 @@ export async function payCombined(ctx: Ctx, inp: { orderId: bigint; legs: LegSpe
   }
   if (new Set(inp.legs.filter((l) => l.kind === 'card').map((l) => (l as { cardId: bigint }).cardId)).size !== inp.legs.filter((l) => l.kind === 'card').length) return bad('a card appears twice');
   if (order.strategy === 'topup_then_pay' && channelLegs.length === 0) return bad('topup_then_pay needs a channel leg (it tops up the balance)');
+  // Prepaid cards hold renminbi: a card pays only a CNY order (its fen are the order's minor units).
+  if (order.currency !== 'CNY' && inp.legs.some((l) => l.kind === 'card')) return bad(`a card pays CNY orders only; this order is in ${order.currency}`);
   // One card alone: the checkout fast path, which checks the order under its lock itself.
   const only = inp.legs[0]!;
   if (inp.legs.length === 1 && only.kind === 'card' && only.pin === undefined && ctx.cards) {
