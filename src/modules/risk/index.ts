@@ -13,7 +13,7 @@ import type { Clock } from '../../kernel/clock.js';
 import { withTx, type Pool } from '../../kernel/db.js';
 import { fail, ok, type Result } from '../../kernel/errors.js';
 import type { Logger } from '../../kernel/logger.js';
-import { baseContext, decide, observationsFor, type Decision, type RiskEvent } from './domain/engine.js';
+import { baseContext, decide, observationsFor, observeInMemory, type Decision, type RiskEvent } from './domain/engine.js';
 import { AccountGraph, LINK_ENTITIES } from './domain/graph.js';
 import { ListIndex } from './domain/lists.js';
 import { compileRuleSet, ENTITIES, LIST_KINDS, RuleSetError, type CompiledRuleSet, type CompiledVelocity, type Entity, type ListKind } from './domain/ruleset.js';
@@ -265,8 +265,7 @@ export class Risk {
     const shadow = this.shadowSet;
     const windows = uniqueWindows(live?.set, shadow?.set);
     const base = baseContext(event);
-    const obs = windows.length === 0 ? [] : observationsFor(windows, event, base);
-    const observed = obs.length === 0 ? EMPTY_VELOCITY : await this.velocity.observe(obs);
+    const observed = windows.length === 0 ? EMPTY_VELOCITY : await this.observeWindows(windows, event, base);
     const byWindow = new Map<string, number>();
     windows.forEach((w, i) => byWindow.set(w.id, observed[i] ?? 0));
     const valuesFor = (set: CompiledRuleSet) => set.velocity.map((v) => byWindow.get(v.id) ?? 0);
@@ -352,7 +351,13 @@ export class Risk {
     const event = this.notInFuture(given);
     const windows = uniqueWindows(this.live?.set, this.shadowSet?.set);
     if (windows.length === 0) return;
-    await this.velocity.observe(observationsFor(windows, event, baseContext(event)));
+    await this.observeWindows(windows, event, baseContext(event));
+  }
+
+  /** The event in each window: in memory without an object per window, else through the store. */
+  private observeWindows(windows: readonly CompiledVelocity[], event: RiskEvent, base: Record<string, unknown>): number[] | Promise<number[]> {
+    const v = this.velocity;
+    return v instanceof MemoryVelocityStore ? observeInMemory(v, windows, event, base) : v.observe(observationsFor(windows, event, base));
   }
 
   /**

@@ -12,7 +12,7 @@
  */
 import type { ListIndex } from './lists.js';
 import { ACTIONS, countBelow, ENTITIES, EVENT_FIELDS, type Action, type CompiledRuleSet, type CompiledVelocity, type Entity } from './ruleset.js';
-import type { Observation } from './velocity.js';
+import type { MemoryVelocityStore, Observation } from './velocity.js';
 
 export interface RiskEvent {
   /** Unique per event (the payment order, the card transaction key, ...). */
@@ -66,7 +66,6 @@ export interface Decision {
 
 const STRING_FIELDS = Object.entries(EVENT_FIELDS).filter(([, t]) => t === 'string').map(([k]) => k);
 
-/** The observations an event makes in the given windows (a window whose key the event lacks is skipped: its value is 0). */
 /**
  * A window's `where` filter on an event. One that fails at run time (a value of an unexpected type)
  * does not count the event rather than failing the decision: the filter is a counting condition,
@@ -81,23 +80,54 @@ function passes(v: CompiledVelocity, base: Record<string, unknown>): boolean {
   }
 }
 
+/** The observations an event makes in the given windows (a window whose key the event lacks is skipped: its value is 0). */
 export function observationsFor(windows: readonly CompiledVelocity[], ev: RiskEvent, base: Record<string, unknown>): (Observation | null)[] {
   return windows.map((v) => {
-    let key: string;
-    if (v.keys.length === 1) {
-      key = (ev[v.keys[0]!] as string | undefined) ?? '';
-      if (key === '') return null;
-    } else {
-      const parts = v.keys.map((k) => (ev[k] as string | undefined) ?? '');
-      if (parts.some((p) => p === '')) return null;
-      key = parts.join('\u0001');
-    }
-    const member = v.kind === 'distinct' ? ((ev[v.of!] as string | undefined) ?? '') : '';
-    // An event the window does not count (its filter, or no member to count) still reads its value.
-    const add = passes(v, base) && !(v.kind === 'distinct' && member === '');
-    const value = v.kind === 'sum' ? Number(ev.amount) : 1;
-    return { window: v.id, kind: v.kind, windowMs: v.windowMs, key, at: ev.at, value, member, eventId: ev.id, add };
+    const o = {} as Observation;
+    return fillObservation(o, v, ev, base) ? o : null;
   });
+}
+
+const scratch = {} as Observation;
+
+/** observationsFor + MemoryVelocityStore.observe without an object per window (the hot path in one process). */
+export function observeInMemory(store: MemoryVelocityStore, windows: readonly CompiledVelocity[], ev: RiskEvent, base: Record<string, unknown>): number[] {
+  const out = new Array<number>(windows.length);
+  for (let i = 0; i < windows.length; i++) out[i] = fillObservation(scratch, windows[i]!, ev, base) ? store.observeOne(scratch) : 0;
+  store.endEvent(ev.at);
+  return out;
+}
+
+/**
+ * Fills `o` with the event's observation in window `v`; false when the event lacks the window's key.
+ * (The in-memory store reuses one object for all of an event's windows: nothing is allocated.)
+ */
+export function fillObservation(o: Observation, v: CompiledVelocity, ev: RiskEvent, base: Record<string, unknown>): boolean {
+  let key: string;
+  const keys = v.keys;
+  if (keys.length === 1) {
+    key = (ev[keys[0]!] as string | undefined) ?? '';
+    if (key === '') return false;
+  } else {
+    key = '';
+    for (let i = 0; i < keys.length; i++) {
+      const part = (ev[keys[i]!] as string | undefined) ?? '';
+      if (part === '') return false;
+      key = i === 0 ? part : `${key}\u0001${part}`;
+    }
+  }
+  const member = v.kind === 'distinct' ? ((ev[v.of!] as string | undefined) ?? '') : '';
+  o.window = v.id;
+  o.kind = v.kind;
+  o.windowMs = v.windowMs;
+  o.key = key;
+  o.at = ev.at;
+  o.value = v.kind === 'sum' ? Number(ev.amount) : 1;
+  o.member = member;
+  o.eventId = ev.id;
+  // An event the window does not count (its filter, or no member to count) still reads its value.
+  o.add = passes(v, base) && !(v.kind === 'distinct' && member === '');
+  return true;
 }
 
 /** The CEL context of the event's own fields (defaults for what it does not carry). */
@@ -108,7 +138,7 @@ export function baseContext(ev: RiskEvent): Record<string, unknown> {
   ctx['notify_url_ok'] = ev.notify_url_ok ?? true;
   ctx['return_url_ok'] = ev.return_url_ok ?? true;
   ctx['failed'] = ev.failed ?? false;
-  ctx['hour'] = BigInt(new Date(ev.at).getUTCHours());
+  ctx['hour'] = BigInt(Math.floor((((ev.at % 86_400_000) + 86_400_000) % 86_400_000) / 3_600_000)); // UTC hour
   return ctx;
 }
 
@@ -132,6 +162,9 @@ interface Layout {
   cycle: number;
   /** Reused by every decision (decide is synchronous). */
   mark: Uint8Array;
+  /** The decision's features and scores objects start as copies of these (one shape, no growing). */
+  featureTemplate: Record<string, null>;
+  scoreTemplate: Record<string, number>;
 }
 
 const layouts = new WeakMap<CompiledRuleSet, Layout>();
@@ -143,6 +176,8 @@ function layoutOf(set: CompiledRuleSet): Layout {
   l = {
     event: Object.keys(EVENT_FIELDS).map((k) => [k, at(k)]), velocity: set.velocity.map((v) => at(v.name)), features: set.features.map((f) => at(f.name)),
     scores: set.scorecards.map((x) => at(x.name)), black: at('black'), white: at('white'), grey: at('grey'), graph: at('graph_size'), cycle: at('funds_cycle'), mark: new Uint8Array(set.rules.length),
+    featureTemplate: Object.fromEntries([...set.velocity.map((v) => v.name), ...set.features.map((f) => f.name)].map((n) => [n, null])),
+    scoreTemplate: Object.fromEntries(set.scorecards.map((x) => [x.name, 0])),
   };
   layouts.set(set, l);
   return l;
@@ -177,7 +212,7 @@ export function decide(set: CompiledRuleSet, ev: RiskEvent, base: Record<string,
   vals[lay.grey] = grey;
   vals[lay.graph] = extra.graphSize ?? 1;
   vals[lay.cycle] = extra.fundsCycle ?? false;
-  const features: Decision['features'] = {};
+  const features: Decision['features'] = { ...lay.featureTemplate };
   const vel = set.velocity;
   for (let i = 0; i < vel.length; i++) {
     const x = velocity[i] ?? 0;
@@ -196,7 +231,7 @@ export function decide(set: CompiledRuleSet, ev: RiskEvent, base: Record<string,
     }
     return ctx;
   };
-  const out: Decision = { action: 'accept', rule: null, reason: null, matched: [], scores: {}, features, lists: { black, white, grey }, errors: [] };
+  const out: Decision = { action: 'accept', rule: null, reason: null, matched: [], scores: { ...lay.scoreTemplate }, features, lists: { black, white, grey }, errors: [] };
   if (black.length > 0) {
     out.action = 'reject';
     out.rule = 'list:black';
@@ -268,6 +303,14 @@ export function decide(set: CompiledRuleSet, ev: RiskEvent, base: Record<string,
       const e = ix.equal[g]!;
       const hit = e.map.get(vals[e.slot]);
       if (hit) for (const j of hit) mark[j] = 1;
+    }
+    for (let g = 0; g < ix.member.length; g++) {
+      const e = ix.member[g]!;
+      const list = vals[e.slot] as string[];
+      for (let m = 0; m < list.length; m++) {
+        const hit = e.map.get(list[m]);
+        if (hit) for (const j of hit) mark[j] = 1;
+      }
     }
     for (let j = 0; j < ix.always.length; j++) mark[ix.always[j]!] = 1;
     for (let i = 0; i < rules.length; i++) {

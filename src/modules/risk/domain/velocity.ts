@@ -41,10 +41,15 @@ export interface VelocityStore {
 /** How long entries are kept past the window, to answer events that arrive late (clock skew between processes). */
 export const LATE_GRACE_MS = 60_000;
 
+/** The arrays a kind does not need share this empty one (a count keeps times only). */
+const NONE: never[] = [];
+
 class Window {
   ts: number[] = [];
-  vals: number[] = [];
-  members: string[] = [];
+  /** sum: the values. */
+  vals: number[];
+  /** distinct: the members. */
+  members: string[];
   /** Entries from `keep` on are stored; from `head` on they are in the current window. */
   keep = 0;
   head = 0;
@@ -52,6 +57,8 @@ class Window {
   distinct: Map<string, number> | undefined;
 
   constructor(kind: Observation['kind']) {
+    this.vals = kind === 'sum' ? [] : NONE;
+    this.members = kind === 'distinct' ? [] : NONE;
     if (kind === 'distinct') this.distinct = new Map();
   }
 
@@ -63,7 +70,7 @@ class Window {
   }
 
   private count(i: number, sign: 1 | -1): void {
-    this.sum += sign * this.vals[i]!;
+    if (this.vals !== NONE) this.sum += sign * this.vals[i]!;
     if (this.distinct) {
       const m = this.members[i]!;
       const c = (this.distinct.get(m) ?? 0) + sign;
@@ -78,7 +85,7 @@ class Window {
     while (this.keep < this.head && this.ts[this.keep]! <= keepFrom) this.keep++;
     if (this.keep > 1024 && this.keep * 2 > this.ts.length) {
       this.ts = this.ts.slice(this.keep);
-      this.vals = this.vals.slice(this.keep);
+      if (this.vals !== NONE) this.vals = this.vals.slice(this.keep);
       if (this.distinct) this.members = this.members.slice(this.keep);
       this.head -= this.keep;
       this.keep = 0;
@@ -90,7 +97,7 @@ class Window {
     if (o.at >= this.latest) {
       this.latest = o.at;
       this.ts.push(o.at);
-      this.vals.push(o.value);
+      if (this.vals !== NONE) this.vals.push(o.value);
       if (this.distinct) this.members.push(o.member);
       this.count(this.ts.length - 1, 1);
       this.expire(o.at - o.windowMs, o.at - o.windowMs - LATE_GRACE_MS);
@@ -101,7 +108,7 @@ class Window {
     let i = this.ts.length;
     while (i > this.keep && this.ts[i - 1]! > o.at) i--;
     this.ts.splice(i, 0, o.at);
-    this.vals.splice(i, 0, o.value);
+    if (this.vals !== NONE) this.vals.splice(i, 0, o.value);
     if (this.distinct) this.members.splice(i, 0, o.member);
     // Entries before `head` are older than the current window, those from `head` on are in it.
     if (o.at <= this.latest - o.windowMs) this.head++; // older than the current window: kept, not counted
@@ -128,7 +135,7 @@ class Window {
       const t = this.ts[j]!;
       if (t <= o.at - o.windowMs || t > o.at) continue;
       count++;
-      sum += this.vals[j]!;
+      if (this.vals !== NONE) sum += this.vals[j]!;
       if (this.distinct) seen.add(this.members[j]!);
     }
     return o.kind === 'distinct' ? seen.size : o.kind === 'count' ? count : sum;
@@ -151,20 +158,29 @@ export class MemoryVelocityStore implements VelocityStore {
         continue;
       }
       at = o.at;
-      let byKey = this.windows.get(o.window);
-      if (!byKey) this.windows.set(o.window, (byKey = new Map()));
-      let w = byKey.get(o.key);
-      if (!w) {
-        if (!o.add) {
-          out[i] = 0;
-          continue;
-        }
-        byKey.set(o.key, (w = new Window(o.kind)));
-      }
-      out[i] = w.add(o);
+      out[i] = this.observeOne(o);
     }
     if (at > 0) this.sweep(at, 4);
     return out;
+  }
+
+  /**
+   * One observation (the caller may reuse `o` afterwards: nothing keeps it); `endEvent` after an
+   * event's last one. The allocation-free path of engine.observeInMemory.
+   */
+  observeOne(o: Observation): number {
+    let byKey = this.windows.get(o.window);
+    if (!byKey) this.windows.set(o.window, (byKey = new Map()));
+    let w = byKey.get(o.key);
+    if (!w) {
+      if (!o.add) return 0;
+      byKey.set(o.key, (w = new Window(o.kind)));
+    }
+    return w.add(o);
+  }
+
+  endEvent(at: number): void {
+    if (at > 0) this.sweep(at, 4);
   }
 
   /** How many keys are held (for tests and metrics). */
