@@ -98,8 +98,9 @@ export function registerRiskCommands(program: Command): void {
       say(`   audit: ${(await call('GET', `/v1/risk/breakers/${m}/audit`)).data.map((a: any) => `${a.kind} by ${a.actor}`).join(', ')}`);
 
       say('5. Related accounts (关联账户): three accounts sharing a phone number and a device');
-      await decide({ user: `ring-${run}-a`, phone: `1380000${run.slice(-4)}`, device: `ring-dev-${run}-1` });
-      await decide({ user: `ring-${run}-b`, phone: `1380000${run.slice(-4)}`, device: `ring-dev-${run}-2` });
+      const ringPhone = `138${String(Date.now() % 1e8).padStart(8, '0')}`;
+      await decide({ user: `ring-${run}-a`, phone: ringPhone, device: `ring-dev-${run}-1` });
+      await decide({ user: `ring-${run}-b`, phone: ringPhone, device: `ring-dev-${run}-2` });
       await decide({ user: `ring-${run}-c`, device: `ring-dev-${run}-2` });
       const comp = await call('GET', `/v1/risk/graph?entity=user&value=ring-${run}-a`);
       say(`   component of ring-${run}-a: ${comp.size} users (${comp.users.join(', ')}), shared: ${comp.shared.map((x: any) => `${x.entity} ${x.value}`).join(', ')}`);
