@@ -53,6 +53,12 @@ class Window {
   /** Entries from `keep` on are stored; from `head` on they are in the current window. */
   keep = 0;
   head = 0;
+  /**
+   * ts[head] (the oldest entry in the window) and ts[keep] (the oldest kept before it), or
+   * Infinity: an add or read that expires nothing touches neither array's far end.
+   */
+  headAt = Infinity;
+  keepAt = Infinity;
   sum = 0;
   distinct: Map<string, number> | undefined;
 
@@ -80,6 +86,7 @@ class Window {
   }
 
   private expire(windowStart: number, keepFrom: number): void {
+    if (this.headAt > windowStart && this.keepAt > keepFrom) return;
     // The window's running totals cover entries with ts > windowStart.
     while (this.head < this.ts.length && this.ts[this.head]! <= windowStart) this.count(this.head++, -1);
     while (this.keep < this.head && this.ts[this.keep]! <= keepFrom) this.keep++;
@@ -90,12 +97,19 @@ class Window {
       this.head -= this.keep;
       this.keep = 0;
     }
+    this.marks();
+  }
+
+  private marks(): void {
+    this.headAt = this.head < this.ts.length ? this.ts[this.head]! : Infinity;
+    this.keepAt = this.keep < this.head ? this.ts[this.keep]! : Infinity;
   }
 
   add(o: Observation): number {
     if (!o.add) return this.read(o);
     if (o.at >= this.latest) {
       this.latest = o.at;
+      if (this.head === this.ts.length) this.headAt = o.at;
       this.ts.push(o.at);
       if (this.vals !== NONE) this.vals.push(o.value);
       if (this.distinct) this.members.push(o.member);
@@ -113,6 +127,7 @@ class Window {
     // Entries before `head` are older than the current window, those from `head` on are in it.
     if (o.at <= this.latest - o.windowMs) this.head++; // older than the current window: kept, not counted
     else this.count(i, 1);
+    this.marks();
     return this.scan(o);
   }
 
