@@ -71,9 +71,11 @@ class Window {
   /** The latest time the window was added to or read at: the running totals are for (latest - W, latest]. */
   latest = -Infinity;
 
-  get newest(): number {
-    return this.ts.length > this.keep ? this.ts[this.ts.length - 1]! : -Infinity;
-  }
+  /**
+   * The time of the latest entry added, kept here so the sweep reads only this object, not its
+   * arrays. Expiry drops entries oldest first, so this one goes last, when it is old enough to sweep.
+   */
+  newest = -Infinity;
 
   private count(i: number, sign: 1 | -1): void {
     if (this.vals !== NONE) this.sum += sign * this.vals[i]!;
@@ -109,6 +111,7 @@ class Window {
     if (!o.add) return this.read(o);
     if (o.at >= this.latest) {
       this.latest = o.at;
+      this.newest = o.at;
       if (this.head === this.ts.length) this.headAt = o.at;
       this.ts.push(o.at);
       if (this.vals !== NONE) this.vals.push(o.value);
@@ -122,6 +125,7 @@ class Window {
     let i = this.ts.length;
     while (i > this.keep && this.ts[i - 1]! > o.at) i--;
     this.ts.splice(i, 0, o.at);
+    if (o.at > this.newest) this.newest = o.at;
     if (this.vals !== NONE) this.vals.splice(i, 0, o.value);
     if (this.distinct) this.members.splice(i, 0, o.member);
     // Entries before `head` are older than the current window, those from `head` on are in it.
