@@ -36,6 +36,12 @@ describe('risk engine', () => {
     expect(unknown.body.error.message).toMatch(/no_such_feature/);
     const cycle = await s.req('POST', '/v1/risk/rule-sets', { document: { name: 'x', features: [{ name: 'a', expr: 'b' }, { name: 'b', expr: 'a' }], rules: [] } });
     expect(cycle.body.error.message).toMatch(/cycle in feature definitions: a -> b -> a/);
+    // Malformed entries are bad input (400 with the path), never a server error.
+    for (const document of [{ name: 'x', velocity: [null], rules: [] }, { name: 'x', rules: [7] }, { name: 'x', rules: [], thresholds: [[]] }]) {
+      const r = await s.req('POST', '/v1/risk/rule-sets', { document });
+      expect(r.status, JSON.stringify(document)).toBe(400);
+      expect(r.body.error.code).toBe('invalid_rule_set');
+    }
     expect((await ok('GET', '/v1/risk/rule-sets')).live.active).toBeNull();
   });
 
@@ -77,6 +83,14 @@ describe('risk engine', () => {
     expect((await decide({ ip: '9.9.9.9' })).action).toBe('accept');
   });
 
+  it('takes 100,000 list entries in one request', async () => {
+    const entries = Array.from({ length: 100_000 }, (_, i) => ({ list: 'grey', entity: 'card', value: `bulk-card-${i}`, source: 'bulk import', reason: 'issuer feed' }));
+    const r = await s.req('POST', '/v1/risk/lists', { entries });
+    expect(r.status).toBe(201);
+    expect(r.body.count).toBe(100_000);
+    expect((await decide({ card: 'bulk-card-99999' })).lists.grey).toEqual(['card']);
+  }, 120_000);
+
   it('a white-listed value the payer only claims (a browser device id) does not skip the rules', async () => {
     await ok('POST', '/v1/risk/lists', { entries: [{ list: 'white', entity: 'device', value: 'trusted-pos', source: 'test' }] });
     expect(await decide({ device: 'trusted-pos', notify_url_ok: false })).toMatchObject({ action: 'accept', rule: 'list:white' });
@@ -85,11 +99,19 @@ describe('risk engine', () => {
     expect(claimed.rule).toBe('MC-01');
   });
 
-  it('refuses an event timed in the future (it would move the windows past the present)', async () => {
+  it('refuses an event timed in the future (it would move the windows past the present) or far in the past', async () => {
     const r = await s.req('POST', '/v1/risk/decide', { event: ev({ at: new Date(Date.now() + 3_600_000).toISOString() }) });
     expect(r.status).toBe(400);
     expect(r.body.error.code).toBe('invalid_event');
     expect((await decide({ at: new Date(Date.now() + 10_000).toISOString() })).action).toBe('accept');
+    // A day back would be judged by lists as they were then (an expired white-list entry, say) and
+    // be dropped by its windows at once: the past is replayed by backtests, not decided.
+    const old = await s.req('POST', '/v1/risk/decide', { event: ev({ at: new Date(Date.now() - 86_400_000).toISOString() }) });
+    expect(old.status).toBe(400);
+    expect(old.body.error.code).toBe('invalid_event');
+    const o2 = await s.req('POST', '/v1/risk/observe', { event: ev({ at: new Date(Date.now() - 86_400_000).toISOString() }) });
+    expect(o2.body.error.code).toBe('invalid_event');
+    expect((await decide({ at: new Date(Date.now() - 10_000).toISOString() })).action).toBe('accept');
   });
 
   it('a review decision opens a case; operators approve or reject it once', async () => {
@@ -127,6 +149,16 @@ describe('risk engine', () => {
     expect(await decide({ merchant: 'm-brush', amount: 10_000 })).toMatchObject({ action: 'review', rule: 'breaker:merchant' });
     expect((await ok('GET', '/v1/risk/breakers/m-brush/audit')).data[0]).toMatchObject({ kind: 'breaker_tripped', actor: 'risk-engine' });
     await ok('POST', '/v1/risk/breakers/m-brush/release', { reason: 'checked' });
+    // Released, it is not tripped again by the same burst (still in the score's windows) during its
+    // re-arm period; an operator can still trip it by hand.
+    const after = await decide({ merchant: 'm-brush', amount: 1_100_000, merchant_mcc: '5411', category: '5999' });
+    expect(after.scores.merchant_score).toBe(100);
+    expect(after.rule).not.toBe('breaker:merchant');
+    expect((await ok('GET', '/v1/risk/breakers')).data.find((x: any) => x.merchant === 'm-brush').state).toBe('released');
+    expect((await ok('GET', '/v1/risk/breakers/m-brush/audit')).data.map((a: any) => a.kind)).toEqual(['breaker_tripped', 'breaker_released']);
+    await ok('POST', '/v1/risk/breakers/m-brush/trip', { mode: 'hold', reason: 'still odd' });
+    expect(await decide({ merchant: 'm-brush', amount: 10_000 })).toMatchObject({ action: 'review', rule: 'breaker:merchant' });
+    await ok('POST', '/v1/risk/breakers/m-brush/release', { reason: 'checked again' });
   });
 
   it('runs a shadow version beside the live one and backtests a version against the logged events', async () => {
@@ -139,6 +171,12 @@ describe('risk engine', () => {
     expect(d.shadow).toMatchObject({ version: v.version, action: 'review', rule: 'BIG' });
     const logged = (await ok('GET', `/v1/risk/decisions?shadow=true&limit=5`)).data;
     expect(logged[0]).toMatchObject({ version: v.version, shadow: true, action: 'review' });
+    // The live version cannot be its own shadow: that would leave no live version at all.
+    const live = (await ok('GET', '/v1/risk/rule-sets')).live.active;
+    const self = await s.req('POST', `/v1/risk/rule-sets/${live}/shadow`, {});
+    expect(self.status).toBe(409);
+    expect(self.body.error.code).toBe('rule_set_is_live');
+    expect((await ok('GET', '/v1/risk/rule-sets')).live).toEqual({ active: live, shadow: v.version });
     await ok('DELETE', '/v1/risk/shadow');
     expect((await decide({ amount: 20_000 })).shadow).toBeNull();
     const bt = await ok('POST', '/v1/risk/backtest', { version: v.version, from, to: new Date(Date.now() + 1000).toISOString() });

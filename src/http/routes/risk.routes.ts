@@ -23,12 +23,12 @@ const Merchant = Type.Object({ merchant: Type.String({ minLength: 1, maxLength: 
 const Str = (max: number) => Type.Optional(Type.String({ maxLength: max }));
 
 registerStatuses(400, ['invalid_rule_set', 'invalid_list_entry', 'invalid_backtest', 'invalid_event']);
-registerStatuses(409, ['case_already_decided', 'breaker_not_tripped']);
+registerStatuses(409, ['case_already_decided', 'breaker_not_tripped', 'rule_set_is_live']);
 
 export const EventSchema = Type.Object({
   id: Type.String({ minLength: 1, maxLength: 200 }),
   kind: Type.String({ minLength: 1, maxLength: 40 }),
-  at: Type.Optional(Type.String({ format: 'date-time', description: 'default: now' })),
+  at: Type.Optional(Type.String({ format: 'date-time', description: 'default: now; at most a minute from now either way' })),
   amount: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
   currency: Str(3), card: Str(200), device: Str(200), ip: Str(64), user: Str(200), phone: Str(32), bank_account: Str(64), merchant: Str(200),
   merchant_mcc: Str(8), category: Str(8), channel: Str(40),
@@ -42,7 +42,9 @@ type EventBody = { id: string; kind: string; at?: string; amount: number } & Rec
 export function toRiskEvent(b: EventBody, nowMs: number): RiskEvent {
   const { at, amount, ...rest } = b;
   const t = at ? Date.parse(at) : nowMs;
+  // The engine decides the present (backtests replay the past): a minute either way for clocks.
   if (t > nowMs + LATE_GRACE_MS) throw new DomainError('invalid_event', `the event's time is more than ${LATE_GRACE_MS / 1000} s in the future`, { at, now: new Date(nowMs).toISOString() });
+  if (t < nowMs - LATE_GRACE_MS) throw new DomainError('invalid_event', `the event's time is more than ${LATE_GRACE_MS / 1000} s in the past (replay the past with POST /v1/risk/backtest)`, { at, now: new Date(nowMs).toISOString() });
   return { ...(rest as Omit<RiskEvent, 'at' | 'amount'>), at: t, amount: BigInt(amount) };
 }
 
@@ -128,6 +130,8 @@ export function registerRiskRoutes(app: App, deps: { clock: { nowMs(): number } 
   // ---- lists ----
   app.post('/v1/risk/lists', {
     config: write,
+    // Up to 100,000 entries of up to ~1 KB each; every other route keeps the 1 MiB limit.
+    bodyLimit: 64 * 1024 * 1024,
     schema: {
       tags, summary: 'Add (or update) list entries', security,
       body: Type.Object({ entries: Type.Array(Type.Object({ list: Type.Enum([...LIST_KINDS]), entity: Type.Enum([...ENTITIES]), value: Type.String({ minLength: 1, maxLength: 200 }), expires_at: Type.Optional(Type.String({ format: 'date-time' })), source: Type.String({ minLength: 1, maxLength: 100 }), reason: Str(500) }, { additionalProperties: false }), { minItems: 1, maxItems: 100_000 }) }, { additionalProperties: false }),

@@ -16,7 +16,7 @@ import type { Logger } from '../../kernel/logger.js';
 import { baseContext, decide, observationsFor, observeInMemory, type Decision, type RiskEvent } from './domain/engine.js';
 import { AccountGraph, LINK_ENTITIES } from './domain/graph.js';
 import { ListIndex } from './domain/lists.js';
-import { compileRuleSet, ENTITIES, LIST_KINDS, RuleSetError, type CompiledRuleSet, type CompiledVelocity, type Entity, type ListKind } from './domain/ruleset.js';
+import { compileRuleSet, ENTITIES, LIST_KINDS, parseDuration, RuleSetError, type CompiledRuleSet, type CompiledVelocity, type Entity, type ListKind } from './domain/ruleset.js';
 import { LATE_GRACE_MS, MemoryVelocityStore, type Observation, type VelocityStore } from './domain/velocity.js';
 import * as store from './risk.store.js';
 
@@ -28,7 +28,7 @@ export type { BreakerRow, CaseRow, DecisionRow, ListEntryRow, RuleSetRow } from 
 
 export type RiskErrorCode =
   | 'invalid_rule_set' | 'rule_set_not_found' | 'rule_set_retired' | 'invalid_list_entry' | 'list_entry_not_found'
-  | 'case_not_found' | 'case_already_decided' | 'breaker_not_tripped' | 'invalid_backtest';
+  | 'case_not_found' | 'case_already_decided' | 'breaker_not_tripped' | 'invalid_backtest' | 'rule_set_is_live';
 export type RiskResult<T> = Result<T, RiskErrorCode>;
 
 export interface RiskDeps {
@@ -60,6 +60,12 @@ export interface CaseSubject {
 type Loaded = { version: number; set: CompiledRuleSet };
 
 const EMPTY_VELOCITY: number[] = [];
+/** A released breaker is not tripped again by the score for this long unless the rule set says otherwise. */
+const DEFAULT_REARM_MS = 3_600_000;
+/** The longest re-arm period a rule set can set (parseDuration's bound). */
+const MAX_REARM_MS = 31 * 86_400_000;
+/** Decisions kept for the log while the database cannot take them; older ones are dropped (and counted in the error log). */
+const MAX_LOG_BACKLOG = 100_000;
 
 export class Risk {
   private live: Loaded | null = null;
@@ -68,6 +74,8 @@ export class Risk {
   private listSeq = 0n;
   private readonly velocity: VelocityStore;
   private readonly breakers = new Map<string, store.BreakerRow>();
+  /** When each merchant's breaker was last released (the score does not trip it again for its re-arm period). */
+  private readonly releasedAt = new Map<string, number>();
   private logBuffer: store.DecisionRow[] = [];
   private flushing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -121,26 +129,29 @@ export class Risk {
 
   private refreshing = false;
 
+  /**
+   * Counts this process's own changes (versions, lists, breakers). A poll that read the database
+   * while one was made may have read the state from before it, so it applies nothing of those
+   * (the next poll reads them again); the graph only grows, and is applied whatever happened.
+   */
+  private generation = 0;
+
   private async refreshNow(): Promise<void> {
+    const gen = this.generation;
     const v = await store.liveVersions(this.deps.pool);
-    this.live = v.active === null ? null : this.live?.version === v.active ? this.live : { version: v.active, set: await this.compiledVersion(v.active) };
-    this.shadowSet = v.shadow === null ? null : this.shadowSet?.version === v.shadow ? this.shadowSet : { version: v.shadow, set: await this.compiledVersion(v.shadow) };
+    const live = v.active === null ? null : this.live?.version === v.active ? this.live : { version: v.active, set: await this.compiledVersion(v.active) };
+    const shadow = v.shadow === null ? null : this.shadowSet?.version === v.shadow ? this.shadowSet : { version: v.shadow, set: await this.compiledVersion(v.shadow) };
     // New changes by sequence, then the last seconds' again (see risk.store OVERLAP); applying a
-    // change twice is harmless.
-    const applyList = (e: store.ListEntryRow) => {
-      if (e.removedAt) this.lists.remove(e.list, e.entity, e.value);
-      else this.lists.put({ kind: e.list, entity: e.entity, value: e.value, expiresAt: e.expiresAt?.getTime() ?? null });
-    };
-    // Rows hold their latest state; applied in sequence order, a later change of the same entry wins.
+    // change twice is harmless. Rows hold their latest state; applied in sequence order, a later
+    // change of the same entry wins.
     const changes = await store.listChangesSince(this.deps.pool, this.listSeq, 50_000, true);
+    let listSeq = this.listSeq;
     for (;;) {
-      const page = await store.listChangesSince(this.deps.pool, this.listSeq, 50_000);
+      const page = await store.listChangesSince(this.deps.pool, listSeq, 50_000);
       changes.push(...page);
-      for (const e of page) if (e.seq > this.listSeq) this.listSeq = e.seq;
+      for (const e of page) if (e.seq > listSeq) listSeq = e.seq;
       if (page.length < 50_000) break;
     }
-    changes.sort((x, y) => (x.seq < y.seq ? -1 : x.seq > y.seq ? 1 : 0));
-    for (const e of changes) applyList(e);
     const recentEdges = await store.graphEdgesSince(this.deps.pool, this.graphSeq, 50_000, true);
     for (const e of recentEdges) this.graph.link(e.user, e.entity as Entity, e.value);
     for (;;) {
@@ -161,9 +172,22 @@ export class Risk {
       }
       if (flows.length < 50_000) break;
     }
-    const tripped = await store.trippedBreakers(this.deps.pool);
+    const breakers = await store.currentBreakers(this.deps.pool, new Date(this.deps.clock.nowMs() - MAX_REARM_MS));
+    if (gen !== this.generation) return;
+    this.live = live;
+    this.shadowSet = shadow;
+    changes.sort((x, y) => (x.seq < y.seq ? -1 : x.seq > y.seq ? 1 : 0));
+    for (const e of changes) {
+      if (e.removedAt) this.lists.remove(e.list, e.entity, e.value);
+      else this.lists.put({ kind: e.list, entity: e.entity, value: e.value, expiresAt: e.expiresAt?.getTime() ?? null });
+    }
+    this.listSeq = listSeq;
     this.breakers.clear();
-    for (const b of tripped) this.breakers.set(b.merchant, b);
+    this.releasedAt.clear();
+    for (const b of breakers) {
+      if (b.state === 'tripped') this.breakers.set(b.merchant, b);
+      else if (b.releasedAt) this.releasedAt.set(b.merchant, b.releasedAt.getTime());
+    }
   }
 
   private async compiledVersion(version: number): Promise<CompiledRuleSet> {
@@ -217,6 +241,7 @@ export class Risk {
         await store.retireStatus(c, 'shadow', -1);
         await store.audit(c, { id: this.deps.nextId(), kind: 'shadow_stopped', subject: 'rule_sets', details: {}, actor: inp.actor ?? '', now: this.deps.clock.now() });
       });
+      this.generation++;
       this.shadowSet = null;
       return ok(null);
     }
@@ -229,6 +254,8 @@ export class Risk {
       const row = await store.getRuleSet(c, version, true);
       if (!row || !set) return fail('rule_set_not_found', `no rule set version ${version}`);
       if (row.status === status) return ok(row);
+      // Shadowing the live version would leave no live version: every transaction accepted unseen.
+      if (status === 'shadow' && row.status === 'active') return fail('rule_set_is_live', `version ${version} is the live version; activate another one first`);
       const now = this.deps.clock.now();
       await store.retireStatus(c, status, version);
       await store.setStatus(c, version, status, now);
@@ -236,6 +263,7 @@ export class Risk {
       return ok({ ...row, status, activatedAt: status === 'active' ? now : row.activatedAt });
     });
     if (!r.ok) return r;
+    this.generation++;
     if (status === 'active') {
       this.live = { version, set: set! };
       if (this.shadowSet?.version === version) this.shadowSet = null;
@@ -260,7 +288,7 @@ export class Risk {
    */
   async decide(given: RiskEvent, opts: { subject?: CaseSubject } = {}): Promise<RiskAnswer> {
     const t0 = performance.now();
-    const event = this.notInFuture(given);
+    const event = this.asOfNow(given);
     const live = this.live;
     const shadow = this.shadowSet;
     const windows = uniqueWindows(live?.set, shadow?.set);
@@ -348,7 +376,7 @@ export class Risk {
 
   /** Counts an event in the velocity windows without deciding it (an outcome: a failure, a refund). */
   async observe(given: RiskEvent): Promise<void> {
-    const event = this.notInFuture(given);
+    const event = this.asOfNow(given);
     const windows = uniqueWindows(this.live?.set, this.shadowSet?.set);
     if (windows.length === 0) return;
     await this.observeWindows(windows, event, baseContext(event));
@@ -361,13 +389,17 @@ export class Risk {
   }
 
   /**
-   * An event timed later than now plus the late-event grace is taken as of that bound: a window
-   * moved into the future would drop everything the real present still needs (the HTTP API
-   * refuses such events; this guards every other caller).
+   * The engine decides the present: an event timed more than the late-event grace from now is taken
+   * as of that bound (the HTTP API refuses such events; this guards every other caller). One in
+   * the future would move its windows past what the real present still needs; one far in the past
+   * would be dropped by the windows at once and be judged by lists as they were (a white-list entry
+   * that has expired since). Replaying the past is what backtests are for.
    */
-  private notInFuture(e: RiskEvent): RiskEvent {
-    const bound = this.deps.clock.nowMs() + LATE_GRACE_MS;
-    return e.at > bound ? { ...e, at: bound } : e;
+  private asOfNow(e: RiskEvent): RiskEvent {
+    const now = this.deps.clock.nowMs();
+    if (e.at > now + LATE_GRACE_MS) return { ...e, at: now + LATE_GRACE_MS };
+    if (e.at < now - LATE_GRACE_MS) return { ...e, at: now - LATE_GRACE_MS };
+    return e;
   }
 
   private log(row: store.DecisionRow): void {
@@ -386,9 +418,24 @@ export class Risk {
     this.edgeBuffer = [];
     this.flowBuffer = [];
     const now = this.deps.clock.now();
-    this.flushing = Promise.all([store.insertDecisions(this.deps.pool, rows), store.insertGraphEdges(this.deps.pool, edges), store.insertFlows(this.deps.pool, flows)]).then(() => undefined).catch((e: Error) => {
-      this.deps.log?.error({ err: e.message, rows: rows.length }, 'risk decision log write failed');
-    }).finally(() => {
+    // A write that fails (the database is away) is put back for the next flush — every insert is
+    // idempotent. The graph's edges and flows are kept whatever happens (they are linked in memory
+    // once, and other processes learn them only from here); the log is kept up to a bound.
+    const keep = <T>(what: string, xs: T[], back: (xs: T[]) => void) => (e: Error) => {
+      this.deps.log?.error({ err: e.message, rows: xs.length }, `risk ${what} write failed; kept for the next flush`);
+      back(xs);
+    };
+    this.flushing = Promise.all([
+      rows.length ? store.insertDecisions(this.deps.pool, rows).catch(keep('decision log', rows, (xs) => {
+        this.logBuffer = xs.concat(this.logBuffer);
+        if (this.logBuffer.length > MAX_LOG_BACKLOG) {
+          this.deps.log?.error({ dropped: this.logBuffer.length - MAX_LOG_BACKLOG }, 'risk decision log backlog full: oldest decisions dropped');
+          this.logBuffer = this.logBuffer.slice(-MAX_LOG_BACKLOG);
+        }
+      })) : undefined,
+      edges.length ? store.insertGraphEdges(this.deps.pool, edges).catch(keep('graph edge', edges, (xs) => (this.edgeBuffer = xs.concat(this.edgeBuffer)))) : undefined,
+      flows.length ? store.insertFlows(this.deps.pool, flows).catch(keep('money flow', flows, (xs) => (this.flowBuffer = xs.concat(this.flowBuffer)))) : undefined,
+    ]).then(() => undefined).finally(() => {
       this.flushing = undefined;
     });
     await this.flushing;
@@ -447,6 +494,7 @@ export class Risk {
     }
     const saved: store.ListEntryRow[] = [];
     for (let i = 0; i < rows.length; i += 10_000) saved.push(...(await store.upsertListEntries(this.deps.pool, rows.slice(i, i + 10_000), this.deps.clock.now())));
+    this.generation++;
     for (const e of saved) this.lists.put({ kind: e.list, entity: e.entity, value: e.value, expiresAt: e.expiresAt?.getTime() ?? null });
     return ok(saved);
   }
@@ -454,6 +502,7 @@ export class Risk {
   async removeListEntry(inp: { id: bigint }): Promise<RiskResult<store.ListEntryRow>> {
     const r = await store.removeListEntry(this.deps.pool, inp.id, this.deps.clock.now());
     if (!r) return fail('list_entry_not_found', `no live list entry ${inp.id}`);
+    this.generation++;
     this.lists.remove(r.list, r.entity, r.value);
     return ok(r);
   }
@@ -510,18 +559,25 @@ export class Risk {
     if (!cfg) return;
     const score = d.scores[cfg.score];
     if (score === undefined || score < cfg.at_least) return;
-    await this.trip({ merchant, mode: cfg.mode, score, reason: `${cfg.score} ${score} >= ${cfg.at_least}`, actor: 'risk-engine' });
+    // An operator released it: the windows behind the score still hold what tripped it, so the
+    // score alone does not trip it again before the re-arm period is over (checked again in SQL).
+    const rearmMs = cfg.rearm_after ? parseDuration(cfg.rearm_after)! : DEFAULT_REARM_MS;
+    const now = this.deps.clock.nowMs();
+    const released = this.releasedAt.get(merchant);
+    if (released !== undefined && now - released < rearmMs) return;
+    await this.trip({ merchant, mode: cfg.mode, score, reason: `${cfg.score} ${score} >= ${cfg.at_least}`, actor: 'risk-engine', rearmBefore: new Date(now - rearmMs) });
   }
 
   /** Trips a merchant's breaker (automatically, or by an operator); audited. */
-  async trip(inp: { merchant: string; mode: 'hold' | 'refuse'; score?: number | null; reason: string; actor: string }): Promise<store.BreakerRow | undefined> {
+  async trip(inp: { merchant: string; mode: 'hold' | 'refuse'; score?: number | null; reason: string; actor: string; rearmBefore?: Date }): Promise<store.BreakerRow | undefined> {
     const now = this.deps.clock.now();
     const row = await withTx(this.deps.pool, async (c) => {
-      const r = await store.tripBreaker(c, { merchant: inp.merchant, mode: inp.mode, score: inp.score ?? null, reason: inp.reason, now });
+      const r = await store.tripBreaker(c, { merchant: inp.merchant, mode: inp.mode, score: inp.score ?? null, reason: inp.reason, now, releasedBefore: inp.rearmBefore ?? null });
       if (r) await store.audit(c, { id: this.deps.nextId(), kind: 'breaker_tripped', subject: `merchant:${inp.merchant}`, details: { mode: inp.mode, score: inp.score ?? null, reason: inp.reason }, actor: inp.actor, now });
       return r;
     });
     if (row) {
+      this.generation++;
       this.breakers.set(inp.merchant, row);
       this.deps.log?.warn({ merchant: inp.merchant, reason: inp.reason }, 'merchant circuit breaker tripped');
     }
@@ -536,7 +592,9 @@ export class Risk {
       return row;
     });
     if (!r) return fail('breaker_not_tripped', `merchant ${inp.merchant} has no tripped breaker`);
+    this.generation++;
     this.breakers.delete(inp.merchant);
+    this.releasedAt.set(inp.merchant, now.getTime());
     return ok(r);
   }
 

@@ -247,13 +247,18 @@ const toBreaker = (r: Row): BreakerRow => ({
 });
 
 /** Trips a merchant's breaker unless it is tripped already; answers the row when this call tripped it. */
-export async function tripBreaker(db: Queryable, x: { merchant: string; mode: 'hold' | 'refuse'; score: number | null; reason: string; now: Date }): Promise<BreakerRow | undefined> {
+/**
+ * Trips a merchant's breaker unless it is tripped already — or, with `releasedBefore` (automatic
+ * trips), unless it was released after that time (its re-arm period); answers the row when this
+ * call tripped it.
+ */
+export async function tripBreaker(db: Queryable, x: { merchant: string; mode: 'hold' | 'refuse'; score: number | null; reason: string; now: Date; releasedBefore: Date | null }): Promise<BreakerRow | undefined> {
   const r = await db.query(
     `INSERT INTO risk_merchant_breakers (merchant, state, mode, score, reason, tripped_at) VALUES ($1, 'tripped', $2, $3, $4, $5)
      ON CONFLICT (merchant) DO UPDATE SET state = 'tripped', mode = EXCLUDED.mode, score = EXCLUDED.score, reason = EXCLUDED.reason, tripped_at = EXCLUDED.tripped_at, released_at = NULL, released_by = NULL
-       WHERE risk_merchant_breakers.state = 'released'
+       WHERE risk_merchant_breakers.state = 'released' AND ($6::timestamptz IS NULL OR risk_merchant_breakers.released_at IS NULL OR risk_merchant_breakers.released_at <= $6::timestamptz)
      RETURNING *`,
-    [x.merchant, x.mode, x.score, x.reason, x.now],
+    [x.merchant, x.mode, x.score, x.reason, x.now, x.releasedBefore],
   );
   return r.rows[0] ? toBreaker(r.rows[0] as Row) : undefined;
 }
@@ -263,8 +268,9 @@ export async function releaseBreaker(db: Queryable, merchant: string, by: string
   return r.rows[0] ? toBreaker(r.rows[0] as Row) : undefined;
 }
 
-export async function trippedBreakers(db: Queryable): Promise<BreakerRow[]> {
-  const r = await db.query(`SELECT * FROM risk_merchant_breakers WHERE state = 'tripped'`, []);
+/** Tripped breakers, and those released since `releasedSince` (still in their re-arm period). */
+export async function currentBreakers(db: Queryable, releasedSince: Date): Promise<BreakerRow[]> {
+  const r = await db.query(`SELECT * FROM risk_merchant_breakers WHERE state = 'tripped' OR released_at > $1`, [releasedSince]);
   return r.rows.map((x) => toBreaker(x as Row));
 }
 

@@ -1,5 +1,7 @@
 // The risk service on a real database: another process's list change that commits after a newer
-// one is still picked up (sequence numbers are taken before commit).
+// one is still picked up (sequence numbers are taken before commit); a poll that read the database
+// before a local change committed does not undo it; decisions, graph edges and money flows that the
+// database could not take are written by a later flush.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../kernel/clock.js';
 import { createTestDb, type TestDb } from '../../../test/support/db.js';
@@ -43,6 +45,69 @@ describe('risk lists across processes', () => {
       expect(b.lists.lookup('ip', '2.2.2.2', Date.now()).black).toBe(false);
     } finally {
       await b.close();
+    }
+  });
+});
+
+const doc = (name: string, action: 'reject' | 'accept') => ({ name, rules: [{ id: 'ALL', priority: 1, action, when: 'amount >= 0', reason: name }] });
+
+describe('risk service state', () => {
+  it('a poll that read the versions before a local activation committed does not put the old one back', async () => {
+    let n = 1n;
+    const a = new Risk({ pool: db.pool, clock: systemClock, nextId: () => 8_000_000n + n++, pollMs: 10 });
+    await a.start();
+    try {
+      const v1 = await a.uploadRuleSet({ document: doc('one', 'accept') });
+      const v2 = await a.uploadRuleSet({ document: doc('two', 'reject') });
+      if (!v1.ok || !v2.ok) throw new Error('upload failed');
+      await a.activate({ version: v1.value.version });
+      // Hold the poll up at its last read (the breakers) after it has read version 1 as live...
+      const blocker = await db.pool.connect();
+      try {
+        await blocker.query('BEGIN');
+        await blocker.query('LOCK TABLE risk_merchant_breakers IN ACCESS EXCLUSIVE MODE');
+        const poll = a.refresh(true);
+        await new Promise((r) => setTimeout(r, 200));
+        // ...while this process activates version 2.
+        expect((await a.activate({ version: v2.value.version })).ok).toBe(true);
+        await blocker.query('COMMIT');
+        await poll;
+      } finally {
+        blocker.release();
+      }
+      expect(a.versions().active).toBe(v2.value.version);
+      expect((await a.decide({ id: 'race-1', kind: 'payment', at: Date.now(), amount: 1n })).action).toBe('reject');
+      // The next poll reads the database as it is now.
+      await a.refresh(true);
+      expect(a.versions().active).toBe(v2.value.version);
+    } finally {
+      await a.close();
+    }
+  });
+
+  it('writes the decision log, graph edges and money flows later when the database refused them', async () => {
+    let n = 1n;
+    const a = new Risk({ pool: db.pool, clock: systemClock, nextId: () => 9_000_000n + n++, pollMs: 60_000 });
+    await a.start();
+    try {
+      await db.pool.query('ALTER TABLE risk_decisions RENAME TO risk_decisions_away');
+      await db.pool.query('ALTER TABLE risk_graph_edges RENAME TO risk_graph_edges_away');
+      try {
+        await a.decide({ id: 'lost-1', kind: 'payment', at: Date.now(), amount: 5n, user: 'flush-u1', device: 'flush-d1', payee: 'flush-u2' });
+        await a.flush();
+      } finally {
+        await db.pool.query('ALTER TABLE risk_decisions_away RENAME TO risk_decisions');
+        await db.pool.query('ALTER TABLE risk_graph_edges_away RENAME TO risk_graph_edges');
+      }
+      await a.flush();
+      const d = await db.pool.query(`SELECT count(*)::int AS n FROM risk_decisions WHERE event_id = 'lost-1'`);
+      expect(d.rows[0].n).toBe(1);
+      const e = await db.pool.query(`SELECT count(*)::int AS n FROM risk_graph_edges WHERE user_id = 'flush-u1' AND value = 'flush-d1'`);
+      expect(e.rows[0].n).toBe(1);
+      const f = await db.pool.query(`SELECT count(*)::int AS n FROM risk_money_flows WHERE payer = 'flush-u1' AND payee = 'flush-u2'`);
+      expect(f.rows[0].n).toBe(1);
+    } finally {
+      await a.close();
     }
   });
 });

@@ -36,6 +36,28 @@ describe('rule set validation', () => {
     expect(refused({ name: 't', rules: [], extra: 1 })).toMatch(/^\$\.extra: unknown field/);
   });
 
+  it('refuses entries that are not objects, unknown fields at every level, and one window under two names', () => {
+    for (const [field, path] of [['velocity', '$.velocity[0]'], ['features', '$.features[0]'], ['scorecards', '$.scorecards[0]'], ['rules', '$.rules[0]'], ['thresholds', '$.thresholds[0]']] as const) {
+      expect(refused({ name: 't', rules: [], [field]: [null] })).toBe(`${path}: must be an object`);
+      expect(refused({ name: 't', rules: [], [field]: [[1]] })).toBe(`${path}: must be an object`);
+    }
+    const dims = (d: unknown) => minimal([], { scorecards: [{ name: 's', dimensions: [d] }] } as never);
+    expect(refused(dims(null))).toBe('$.scorecards[0].dimensions[0]: must be an object');
+    expect(refused(dims({ feature: 'amount', weight: 1, buckets: [null] }))).toBe('$.scorecards[0].dimensions[0].buckets[0]: must be an object');
+    expect(refused(dims({ feature: 'amount', weight: 1, buckets: [{ below: '5', points: 1 }, { points: 2 }] }))).toMatch(/buckets\[0\]\.below: a number/);
+    expect(refused(minimal([], { breaker: null } as never))).toBe('$.breaker: must be an object');
+    // A typo is refused, not ignored: `filter` for `where` would count every event.
+    expect(refused(minimal([], { velocity: [{ name: 'v', kind: 'count', key: 'card', window: '1h', filter: 'amount < 500' }] } as never))).toMatch(/^\$\.velocity\[0\]\.filter: unknown field/);
+    expect(refused(minimal([{ ...rule('a', 'true'), whenn: 'x' }] as never))).toMatch(/^\$\.rules\[0\]\.whenn: unknown field/);
+    expect(refused(minimal([], { features: [{ name: 'f', expr: '1', typ: 'int' }] } as never))).toMatch(/^\$\.features\[0\]\.typ: unknown field/);
+    const card = [{ name: 's', dimensions: [{ feature: 'amount', weight: 1, buckets: [{ points: 1 }] }] }];
+    expect(refused(minimal([], { scorecards: card, breaker: { score: 's', at_least: 50, mode: 'hold', rearm_after: 'soon' } }))).toMatch(/^\$\.breaker\.rearm_after: a duration/);
+    // The same window under two names would count each event twice in one store and once in another.
+    expect(refused(minimal([], { velocity: [{ name: 'a', kind: 'count', key: 'card', window: '1h' }, { name: 'b', kind: 'count', key: 'card', window: '60m' }] }))).toBe('$.velocity[1]: computes the same as $.velocity[0] (a); use that name');
+    // `description` is allowed on every entry.
+    expect(() => compileRuleSet(minimal([{ ...rule('a', 'true'), description: 'why' }] as never, { velocity: [{ name: 'v', kind: 'count', key: 'card', window: '1h', description: 'd' } as never] }))).not.toThrow();
+  });
+
   it('orders derived features by their dependencies', () => {
     const set = compileRuleSet(minimal([rule('a', 'c > 10')], { features: [{ name: 'c', expr: 'b * 2' }, { name: 'b', expr: 'amount + 1' }] }));
     expect(set.features.map((f) => f.name)).toEqual(['b', 'c']);
@@ -72,20 +94,33 @@ describe('exact sliding windows', () => {
     expect(d.observe([o('distinct', W + 20, 1, 'e')])).toEqual([3]);
   });
 
+  it('counts a retried event once while it is kept, and only reads an event later than its window plus the grace', () => {
+    const s = new MemoryVelocityStore();
+    const ev = (id: string, at: number, v: number): Observation[] => [{ ...o('count', at), eventId: id }, { ...o('sum', at, v), eventId: id }];
+    expect(s.observe(ev('a', 1_000, 100))).toEqual([1, 100]);
+    expect(s.observe(ev('b', 2_000, 50))).toEqual([2, 150]);
+    expect(s.observe(ev('a', 3_000, 100))).toEqual([2, 150]); // the retry of a
+    expect(s.observe(ev('a', 3_000, 100))).toEqual([2, 150]); // and again, straight after
+    // Far later than the window plus the grace: it reads what is kept over its own window (nothing).
+    expect(s.observe(ev('z', 2 * W + 120_000, 5))).toEqual([1, 5]);
+    expect(s.observe(ev('old', 1_000, 7))).toEqual([0, 0]);
+    expect(s.observe(ev('y', 2 * W + 120_001, 1))).toEqual([2, 6]); // the ancient one was not kept
+  });
+
   it('agrees with a brute-force count for random event streams, late events (under a minute) and reads included', () => {
     fc.assert(fc.property(fc.array(fc.record({ dt: fc.integer({ min: -30_000, max: 40_000 }), member: fc.constantFrom('a', 'b', 'c', 'd'), v: fc.integer({ min: 1, max: 1000 }), add: fc.boolean() }), { maxLength: 60 }), (steps) => {
       const s = new MemoryVelocityStore();
       const seen: { at: number; member: string; v: number }[] = [];
       let at = 0;
       let newest = 0;
-      for (const st of steps) {
+      for (const [i, st] of steps.entries()) {
         at = Math.max(0, at + st.dt, newest - 50_000);
         newest = Math.max(newest, at);
         // An observation that does not add only reads the window at its time.
         if (st.add) seen.push({ at, member: st.member, v: st.v });
         const inWin = seen.filter((x) => x.at > at - W && x.at <= at);
         const [c, sum, dist] = s.observe([
-          { ...o('count', at), window: 'c', add: st.add }, { ...o('sum', at, st.v), window: 's', add: st.add }, { ...o('distinct', at, 1, st.member), window: 'd', add: st.add },
+          { ...o('count', at), window: 'c', add: st.add, eventId: `p${i}` }, { ...o('sum', at, st.v), window: 's', add: st.add, eventId: `p${i}` }, { ...o('distinct', at, 1, st.member), window: 'd', add: st.add, eventId: `p${i}` },
         ]);
         expect(c).toBe(inWin.length);
         expect(sum).toBe(inWin.reduce((a, x) => a + x.v, 0));

@@ -94,6 +94,11 @@ export interface BreakerSpec {
   at_least: number;
   /** hold: new transactions go to review; refuse: they are rejected. */
   mode: 'hold' | 'refuse';
+  /**
+   * After an operator releases a merchant, the score does not trip it again for this long (default
+   * 1h): the windows behind the score still hold the burst that tripped it.
+   */
+  rearm_after?: string;
 }
 
 export interface RuleSetDoc {
@@ -248,6 +253,16 @@ function checkName(path: string, name: unknown, taken: Set<string>): string {
   return name;
 }
 
+/**
+ * An entry of the document must be a JSON object with only the fields its kind has (`description`
+ * is allowed everywhere): a typo such as `filter` for `where` would otherwise be ignored silently.
+ */
+function fields<T>(v: unknown, path: string, allowed: readonly string[]): T {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new RuleSetError(path, 'must be an object');
+  for (const k of Object.keys(v)) if (k !== 'description' && !allowed.includes(k)) throw new RuleSetError(`${path}.${k}`, `unknown field (the fields are ${allowed.join(', ')})`);
+  return v as T;
+}
+
 /** Validates and compiles a rule set document; throws RuleSetError with the path of the first problem. */
 export function compileRuleSet(raw: unknown): CompiledRuleSet {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new RuleSetError('$', 'a rule set is a JSON object');
@@ -265,8 +280,10 @@ export function compileRuleSet(raw: unknown): CompiledRuleSet {
 
   // Velocity windows: filters see the event fields only.
   const eventEnv = baseEnv();
-  const velocity = arr(doc.velocity, '$.velocity', 64).map((v, i): CompiledVelocity => {
+  const windowIds = new Map<string, number>();
+  const velocity = arr(doc.velocity, '$.velocity', 64).map((raw, i): CompiledVelocity => {
     const p = `$.velocity[${i}]`;
+    const v = fields<VelocitySpec>(raw, p, ['name', 'kind', 'key', 'of', 'window', 'where']);
     const name = checkName(`${p}.name`, v.name, taken);
     if (!['count', 'sum', 'distinct'].includes(v.kind)) throw new RuleSetError(`${p}.kind`, 'count, sum or distinct');
     const keys = Array.isArray(v.key) ? v.key : [v.key];
@@ -279,11 +296,16 @@ export function compileRuleSet(raw: unknown): CompiledRuleSet {
     // A filter of simple shape runs as a closure over the event's context; anything else in CEL.
     const filter = cel ? (eventFilter(cel.ast, EVENT_TYPES) ?? cel) : null;
     types.set(name, 'int');
-    return { ...v, name, id: `${v.kind}|${keys.join('+')}|${v.of ?? ''}|${windowMs}|${v.where ?? ''}`, index: i, windowMs, keys, filter };
+    // Windows are kept by what they compute; two names for one window would count each event twice.
+    const id = `${v.kind}|${keys.join('+')}|${v.of ?? ''}|${windowMs}|${v.where ?? ''}`;
+    const same = windowIds.get(id);
+    if (same !== undefined) throw new RuleSetError(p, `computes the same as $.velocity[${same}] (${doc.velocity![same]!.name}); use that name`);
+    windowIds.set(id, i);
+    return { ...v, name, id, index: i, windowMs, keys, filter };
   });
 
   // Derived features: dependency order; a cycle is refused with its path.
-  const feats = arr(doc.features, '$.features', 256);
+  const feats = arr(doc.features, '$.features', 256).map((f, i) => fields<FeatureSpec>(f, `$.features[${i}]`, ['name', 'expr']));
   const featNames = new Map<string, number>();
   feats.forEach((f, i) => featNames.set(checkName(`$.features[${i}].name`, f.name, taken), i));
   const deps = feats.map((f, i) => {
@@ -318,22 +340,26 @@ export function compileRuleSet(raw: unknown): CompiledRuleSet {
   }
 
   // Scorecards: dimensions over numeric or boolean features; buckets ascending.
-  const scorecards = arr(doc.scorecards, '$.scorecards', 16).map((s, i) => {
+  const scorecards = arr(doc.scorecards, '$.scorecards', 16).map((raw, i) => {
     const p = `$.scorecards[${i}]`;
+    const s = fields<ScorecardSpec>(raw, p, ['name', 'dimensions']);
     const name = checkName(`${p}.name`, s.name, taken);
     const dims = arr(s.dimensions, `${p}.dimensions`, 32);
     if (dims.length === 0) throw new RuleSetError(`${p}.dimensions`, 'at least one dimension');
-    dims.forEach((d, j) => {
+    dims.forEach((raw, j) => {
       const q = `${p}.dimensions[${j}]`;
+      const d = fields<ScorecardSpec['dimensions'][number]>(raw, q, ['feature', 'weight', 'buckets']);
       const t = types.get(d.feature);
       if (t === undefined) throw new RuleSetError(`${q}.feature`, `unknown feature ${String(d.feature)}`);
       if (!['int', 'double', 'bool'].includes(t)) throw new RuleSetError(`${q}.feature`, `${d.feature} is a ${t}; dimensions need a number or a bool`);
       if (typeof d.weight !== 'number' || !(d.weight > 0) || d.weight > 1000) throw new RuleSetError(`${q}.weight`, 'a positive number up to 1000');
       const b = arr(d.buckets, `${q}.buckets`, 20);
       if (b.length === 0) throw new RuleSetError(`${q}.buckets`, 'at least one bucket');
-      b.forEach((x, k) => {
+      b.forEach((raw, k) => {
+        const x = fields<Bucket>(raw, `${q}.buckets[${k}]`, ['below', 'points']);
         if (typeof x.points !== 'number' || x.points < 0 || x.points > 100) throw new RuleSetError(`${q}.buckets[${k}].points`, '0-100');
         const last = k === b.length - 1;
+        if (x.below !== undefined && (typeof x.below !== 'number' || !Number.isFinite(x.below))) throw new RuleSetError(`${q}.buckets[${k}].below`, 'a number');
         if (last !== (x.below === undefined)) throw new RuleSetError(`${q}.buckets[${k}].below`, last ? 'the last bucket has no upper bound' : 'every bucket but the last has an upper bound');
         if (!last && k > 0 && !(x.below! > b[k - 1]!.below!)) throw new RuleSetError(`${q}.buckets[${k}].below`, 'upper bounds must increase');
       });
@@ -348,8 +374,9 @@ export function compileRuleSet(raw: unknown): CompiledRuleSet {
   // Boolean features made of simple comparisons run as closures too (same slots: scorecard names come after).
   for (const f of features) if (types.get(f.name) === 'bool') f.fast = fast(f.cel.ast, types, slots);
   const ids = new Set<string>();
-  const rules = arr(doc.rules, '$.rules', 2_000).map((r, i): CompiledRule => {
+  const rules = arr(doc.rules, '$.rules', 2_000).map((raw, i): CompiledRule => {
     const p = `$.rules[${i}]`;
+    const r = fields<RuleSpec>(raw, p, ['id', 'when', 'action', 'priority', 'reason']);
     if (typeof r.id !== 'string' || !RULE_ID_RE.test(r.id)) throw new RuleSetError(`${p}.id`, '1-64 letters, digits, . _ -');
     if (ids.has(r.id)) throw new RuleSetError(`${p}.id`, `duplicate rule id ${r.id}`);
     ids.add(r.id);
@@ -361,19 +388,20 @@ export function compileRuleSet(raw: unknown): CompiledRuleSet {
   });
   rules.sort((a, b) => a.priority - b.priority || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 
-  const thresholds = arr(doc.thresholds, '$.thresholds', 16).map((t, i) => {
+  const thresholds = arr(doc.thresholds, '$.thresholds', 16).map((raw, i) => {
     const p = `$.thresholds[${i}]`;
+    const t = fields<ThresholdSpec>(raw, p, ['score', 'at_least', 'action']);
     if (!scorecards.some((s) => s.name === t.score)) throw new RuleSetError(`${p}.score`, `unknown scorecard ${String(t.score)}`);
     if (typeof t.at_least !== 'number' || t.at_least < 0 || t.at_least > 100) throw new RuleSetError(`${p}.at_least`, '0-100');
     if (!ACTIONS.includes(t.action) || (t.action as Action) === 'accept') throw new RuleSetError(`${p}.action`, 'challenge, review or reject');
     return t;
   });
   if (doc.breaker !== undefined) {
-    const b = doc.breaker;
-    if (!b || typeof b !== 'object') throw new RuleSetError('$.breaker', 'an object');
+    const b = fields<BreakerSpec>(doc.breaker, '$.breaker', ['score', 'at_least', 'mode', 'rearm_after']);
     if (!scorecards.some((x) => x.name === b.score)) throw new RuleSetError('$.breaker.score', `unknown scorecard ${String(b.score)}`);
     if (typeof b.at_least !== 'number' || b.at_least < 1 || b.at_least > 100) throw new RuleSetError('$.breaker.at_least', '1-100');
     if (b.mode !== 'hold' && b.mode !== 'refuse') throw new RuleSetError('$.breaker.mode', 'hold or refuse');
+    if (b.rearm_after !== undefined && parseDuration(b.rearm_after) === undefined) throw new RuleSetError('$.breaker.rearm_after', 'a duration like 30m, 1h or 24h (at most 31 days)');
   }
   // The most severe action first: a score past several thresholds takes the strictest.
   thresholds.sort((a, b) => ACTIONS.indexOf(b.action) - ACTIONS.indexOf(a.action) || b.at_least - a.at_least);

@@ -4,7 +4,11 @@
  * includes itself: the window is (u - W, u]. An event exactly W old no longer counts.
  *
  * Events that arrive late (timed before one already seen, e.g. from another process's clock) are
- * answered exactly over their own window as long as they are less than a minute late.
+ * answered exactly over their own window as long as they are less than a minute late; one later than
+ * its window plus that minute only reads (it would be dropped at once).
+ *
+ * An event counts once in a window however often it is observed (a retry with the same id, value
+ * and member), as long as its first observation is still kept there — as in the Redis store.
  *
  * Windows are identified by what they compute (kind, key, distinct target, span, filter), not by
  * the rule set that declares them, so a new version that keeps a window keeps its history, and a
@@ -50,6 +54,8 @@ class Window {
   vals: number[];
   /** distinct: the members. */
   members: string[];
+  /** The events' ids (a retry of an event already counted is not counted again). */
+  ids: string[] = [];
   /** Entries from `keep` on are stored; from `head` on they are in the current window. */
   keep = 0;
   head = 0;
@@ -96,6 +102,7 @@ class Window {
       this.ts = this.ts.slice(this.keep);
       if (this.vals !== NONE) this.vals = this.vals.slice(this.keep);
       if (this.distinct) this.members = this.members.slice(this.keep);
+      this.ids = this.ids.slice(this.keep);
       this.head -= this.keep;
       this.keep = 0;
     }
@@ -107,8 +114,12 @@ class Window {
     this.keepAt = this.keep < this.head ? this.ts[this.keep]! : Infinity;
   }
 
-  add(o: Observation): number {
-    if (!o.add) return this.read(o);
+  /**
+   * `retry`: the store has seen this event id before, so it may be here already: then it is only
+   * read, as Redis's ZADD NX leaves an entry it holds alone.
+   */
+  add(o: Observation, retry: boolean): number {
+    if (!o.add || (retry && this.holds(o))) return this.read(o);
     if (o.at >= this.latest) {
       this.latest = o.at;
       this.newest = o.at;
@@ -116,10 +127,13 @@ class Window {
       this.ts.push(o.at);
       if (this.vals !== NONE) this.vals.push(o.value);
       if (this.distinct) this.members.push(o.member);
+      this.ids.push(o.eventId);
       this.count(this.ts.length - 1, 1);
       this.expire(o.at - o.windowMs, o.at - o.windowMs - LATE_GRACE_MS);
       return this.distinct ? this.distinct.size : o.kind === 'count' ? this.ts.length - this.head : this.sum;
     }
+    // Later than the grace: it would be dropped at once (Redis trims it as it adds it); read only.
+    if (o.at <= this.newest - o.windowMs - LATE_GRACE_MS) return this.scan(o);
     // Late (timed before an event already seen): stored in time order and answered by a scan of its
     // own window (t - W, t] over what is kept (the window plus a grace period).
     let i = this.ts.length;
@@ -128,11 +142,21 @@ class Window {
     if (o.at > this.newest) this.newest = o.at;
     if (this.vals !== NONE) this.vals.splice(i, 0, o.value);
     if (this.distinct) this.members.splice(i, 0, o.member);
+    this.ids.splice(i, 0, o.eventId);
     // Entries before `head` are older than the current window, those from `head` on are in it.
     if (o.at <= this.latest - o.windowMs) this.head++; // older than the current window: kept, not counted
     else this.count(i, 1);
     this.marks();
     return this.scan(o);
+  }
+
+  /** Whether the event is kept here with the same value and member (what Redis's entry holds). */
+  private holds(o: Observation): boolean {
+    for (let j = this.ts.length - 1; j >= this.keep; j--) {
+      if (this.ids[j] !== o.eventId) continue;
+      if ((this.vals === NONE || this.vals[j] === o.value) && (this.members === NONE || this.members[j] === o.member)) return true;
+    }
+    return false;
   }
 
   /** The window's value at `o.at` without adding anything. */
@@ -166,6 +190,18 @@ export class MemoryVelocityStore implements VelocityStore {
   private readonly windows = new Map<string, Map<string, Window>>();
   private sweeper: { id: string; it: Iterator<[string, Window]>; windowMs: number } | undefined;
   private sweepCursor = 0;
+  /**
+   * Event ids seen, with their time, oldest first; kept the longest window plus twice the grace.
+   * An event id not here was never counted, so its windows need not be searched for it.
+   */
+  private readonly seen = new Map<string, number>();
+  private seenIds: string[] = [];
+  private seenAt: number[] = [];
+  private seenHead = 0;
+  private longestMs = 0;
+  /** The event of the last observation, and whether its id had been seen before it. */
+  private lastEvent: string | undefined;
+  private lastRetry = false;
 
   observe(obs: readonly (Observation | null)[]): number[] {
     const out = new Array<number>(obs.length);
@@ -179,6 +215,7 @@ export class MemoryVelocityStore implements VelocityStore {
       at = o.at;
       out[i] = this.observeOne(o);
     }
+    this.lastEvent = undefined;
     if (at > 0) this.sweep(at, 4);
     return out;
   }
@@ -188,6 +225,12 @@ export class MemoryVelocityStore implements VelocityStore {
    * event's last one. The allocation-free path of engine.observeInMemory.
    */
   observeOne(o: Observation): number {
+    if (o.eventId !== this.lastEvent) {
+      this.lastEvent = o.eventId;
+      this.lastRetry = this.seen.has(o.eventId);
+      if (!this.lastRetry) this.remember(o.eventId, o.at);
+    }
+    if (o.windowMs > this.longestMs) this.longestMs = o.windowMs;
     let byKey = this.windows.get(o.window);
     if (!byKey) this.windows.set(o.window, (byKey = new Map()));
     let w = byKey.get(o.key);
@@ -195,10 +238,27 @@ export class MemoryVelocityStore implements VelocityStore {
       if (!o.add) return 0;
       byKey.set(o.key, (w = new Window(o.kind)));
     }
-    return w.add(o);
+    return w.add(o, this.lastRetry);
+  }
+
+  private remember(id: string, at: number): void {
+    this.seen.set(id, at);
+    this.seenIds.push(id);
+    this.seenAt.push(at);
+    // Ids arrive in about time order (late ones by less than the grace): forget from the front.
+    const before = at - this.longestMs - 2 * LATE_GRACE_MS;
+    let h = this.seenHead;
+    while (h < this.seenIds.length && this.seenAt[h]! < before) this.seen.delete(this.seenIds[h++]!);
+    if (h > 4096 && h * 2 > this.seenIds.length) {
+      this.seenIds = this.seenIds.slice(h);
+      this.seenAt = this.seenAt.slice(h);
+      h = 0;
+    }
+    this.seenHead = h;
   }
 
   endEvent(at: number): void {
+    this.lastEvent = undefined;
     if (at > 0) this.sweep(at, 4);
   }
 
