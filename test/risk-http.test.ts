@@ -182,7 +182,7 @@ describe('risk engine', () => {
     const bt = await ok('POST', '/v1/risk/backtest', { version: v.version, from, to: new Date(Date.now() + 1000).toISOString() });
     expect(bt.events).toBeGreaterThan(50);
     expect(bt.transitions['accept->review']).toBeGreaterThan(0);
-    expect(bt.same + bt.changed).toBe(bt.events);
+    expect(bt.same + bt.changed + bt.breaker_overridden).toBe(bt.events);
     expect(bt.rules['BIG']).toBeGreaterThan(0);
   });
 

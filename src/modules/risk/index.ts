@@ -450,27 +450,41 @@ export class Risk {
    * with fresh velocity windows built from the replayed events and today's lists — and reports
    * how its decisions differ from the ones logged.
    */
-  async backtest(inp: { version: number; from: Date; to: Date; limit?: number }): Promise<RiskResult<{ version: number; events: number; same: number; changed: number; transitions: Record<string, number>; rules: Record<string, number>; samples: { event_id: string; logged: string; replayed: string; rule: string | null }[] }>> {
+  async backtest(inp: { version: number; from: Date; to: Date; limit?: number; pageSize?: number }): Promise<RiskResult<{ version: number; events: number; same: number; changed: number; breaker_overridden: number; transitions: Record<string, number>; rules: Record<string, number>; samples: { event_id: string; logged: string; replayed: string; rule: string | null }[] }>> {
     if (!(inp.from.getTime() < inp.to.getTime())) return fail('invalid_backtest', 'from must be before to');
     const set = await this.compiledVersion(inp.version).catch(() => undefined);
     if (!set) return fail('rule_set_not_found', `no rule set version ${inp.version}`);
     await this.flush();
-    const rows = await store.eventsForReplay(this.deps.pool, inp.from, inp.to, Math.min(inp.limit ?? 100_000, 1_000_000));
+    const limit = Math.min(inp.limit ?? 100_000, 1_000_000);
     const vel = new MemoryVelocityStore();
-    const out = { version: inp.version, events: rows.length, same: 0, changed: 0, transitions: {} as Record<string, number>, rules: {} as Record<string, number>, samples: [] as { event_id: string; logged: string; replayed: string; rule: string | null }[] };
-    for (const r of rows) {
-      const ev = eventFromJson(r.event);
-      const base = baseContext(ev);
-      const d = decide(set, ev, base, await vel.observe(observationsFor(set.velocity, ev, base)), this.lists);
-      if (d.rule) out.rules[d.rule] = (out.rules[d.rule] ?? 0) + 1;
-      if (d.action === r.action) {
-        out.same++;
-        continue;
+    const out = { version: inp.version, events: 0, same: 0, changed: 0, breaker_overridden: 0, transitions: {} as Record<string, number>, rules: {} as Record<string, number>, samples: [] as { event_id: string; logged: string; replayed: string; rule: string | null }[] };
+    // Page by page, so a long period is not held in memory at once.
+    let after: { at: Date; id: bigint } | null = null;
+    while (out.events < limit) {
+      const rows: store.DecisionRow[] = await store.eventsForReplay(this.deps.pool, inp.from, inp.to, Math.min(inp.pageSize ?? 5_000, limit - out.events), after);
+      if (rows.length === 0) break;
+      for (const r of rows) {
+        out.events++;
+        const ev = eventFromJson(r.event);
+        const base = baseContext(ev);
+        const d = decide(set, ev, base, await vel.observe(observationsFor(set.velocity, ev, base)), this.lists);
+        if (d.rule) out.rules[d.rule] = (out.rules[d.rule] ?? 0) + 1;
+        // A tripped breaker decided the logged one, not its rules: not a difference of the version.
+        if (r.rule === 'breaker:merchant') {
+          out.breaker_overridden++;
+          continue;
+        }
+        if (d.action === r.action) {
+          out.same++;
+          continue;
+        }
+        out.changed++;
+        const k = `${r.action}->${d.action}`;
+        out.transitions[k] = (out.transitions[k] ?? 0) + 1;
+        if (out.samples.length < 20) out.samples.push({ event_id: r.eventId, logged: r.action, replayed: d.action, rule: d.rule });
       }
-      out.changed++;
-      const k = `${r.action}->${d.action}`;
-      out.transitions[k] = (out.transitions[k] ?? 0) + 1;
-      if (out.samples.length < 20) out.samples.push({ event_id: r.eventId, logged: r.action, replayed: d.action, rule: d.rule });
+      const last = rows[rows.length - 1]!;
+      after = { at: last.at, id: last.id };
     }
     return ok(out);
   }

@@ -170,8 +170,11 @@ export async function listDecisions(db: Queryable, f: { eventId?: string; action
 }
 
 /** The live decisions' events of a period, in time order (what a backtest replays). */
-export async function eventsForReplay(db: Queryable, from: Date, to: Date, limit: number): Promise<DecisionRow[]> {
-  const r = await db.query(`SELECT * FROM risk_decisions WHERE shadow = false AND at >= $1 AND at < $2 ORDER BY at, id LIMIT $3`, [from, to, limit]);
+/** A page of the live decisions of [from, to), in order, after the (at, id) of the previous page's last. */
+export async function eventsForReplay(db: Queryable, from: Date, to: Date, limit: number, after: { at: Date; id: bigint } | null = null): Promise<DecisionRow[]> {
+  const r = after
+    ? await db.query(`SELECT * FROM risk_decisions WHERE shadow = false AND (at, id) > ($1, $4) AND at < $2 ORDER BY at, id LIMIT $3`, [after.at, to, limit, after.id])
+    : await db.query(`SELECT * FROM risk_decisions WHERE shadow = false AND at >= $1 AND at < $2 ORDER BY at, id LIMIT $3`, [from, to, limit]);
   return r.rows.map((x) => toDecision(x as Row));
 }
 
