@@ -1,31 +1,48 @@
 /**
  * The velocity store shared by several processes: Redis (ioredis), one sorted set per window and
- * key, scored by event time, one member per event (so an event id counts once however often it is
- * observed). One Lua script per decision adds the event to each window it counts in, trims what is
- * older than the window plus the late-event grace, and answers each window's value over (t - W, t]
- * — the same semantics as the in-memory store, tested against it.
+ * key, scored by event time. One Lua script per decision adds the event to each window it counts in,
+ * trims what is older than the window plus the late-event grace, and answers each window's value
+ * over (t - W, t]; an event id observed again within RETRY_MS of its first observation only reads —
+ * the same semantics as the in-memory store, tested against it.
  *
  * Cost: count is O(log n); sum and distinct scan the window's entries in Redis (O(n)), fine for
  * per-card or per-device windows, heavier for a busy merchant's long window.
  */
 import { Redis } from 'ioredis';
-import type { Observation, VelocityStore } from './domain/velocity.js';
+import { LATE_GRACE_MS, RETRY_MS, type Observation, type VelocityStore } from './domain/velocity.js';
 
-const GRACE_MS = 60_000;
+const GRACE_MS = LATE_GRACE_MS;
 
-// KEYS[i]: the window's sorted set. ARGV per key: kind, windowMs, at, entry, value, add.
-// An entry is `value:bytes:member` followed by the event id: the value is a number and the member is
-// length-prefixed, so neither a member nor an event id can break the parsing, whatever it holds.
+// KEYS: per window its sorted set, then the key that remembers the event's id (`seen:<id>`).
+// ARGV per window: kind, windowMs, at, entry, value, add. An entry is `value:bytes:member` followed by
+// the event id and `@at`: the value is a number and the member is length-prefixed, so neither a
+// member nor an event id can break the parsing, whatever it holds; the time keeps an event observed
+// again after RETRY_MS (which counts again) apart from its first observation.
+// An event id first observed less than RETRY_MS before (by event time) only reads, as in the
+// in-memory store; its seen key holds that first time, and expires in real time a little later.
 const SCRIPT = `
 local out = {}
-for i, key in ipairs(KEYS) do
+local retry = {}
+local n = #KEYS / 2
+for i = 1, n do
+  local key = KEYS[2 * i - 1]
+  local seenKey = KEYS[2 * i]
   local b = (i - 1) * 6
   local kind = ARGV[b + 1]
   local w = tonumber(ARGV[b + 2])
   local at = tonumber(ARGV[b + 3])
   local entry = ARGV[b + 4]
   local add = ARGV[b + 6] == '1'
-  if add then
+  if retry[seenKey] == nil then
+    local first = redis.call('GET', seenKey)
+    if first and tonumber(first) > at - ${RETRY_MS} then
+      retry[seenKey] = true
+    else
+      retry[seenKey] = false
+      redis.call('SET', seenKey, tostring(at), 'PX', ${RETRY_MS + 2 * GRACE_MS})
+    end
+  end
+  if add and not retry[seenKey] then
     redis.call('ZADD', key, 'NX', at, entry)
     local newest = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
     local top = tonumber(newest[2])
@@ -46,16 +63,16 @@ for i, key in ipairs(KEYS) do
       out[i] = s
     else
       local seen = {}
-      local n = 0
+      local c = 0
       for _, e in ipairs(items) do
         local v, len, rest = string.match(e, '^([^:]*):(%d+):()')
         local m = string.sub(e, rest, rest + tonumber(len) - 1)
         if not seen[m] then
           seen[m] = true
-          n = n + 1
+          c = c + 1
         end
       end
-      out[i] = n
+      out[i] = c
     end
   end
 end
@@ -77,12 +94,12 @@ export class RedisVelocityStore implements VelocityStore {
     obs.forEach((o, i) => {
       if (!o) return;
       idx.push(i);
-      keys.push(`${this.prefix}${o.window}:${o.key}`);
-      args.push(o.kind, String(o.windowMs), String(o.at), `${o.value}:${Buffer.byteLength(o.member)}:${o.member}${o.eventId}`, String(o.value), o.add ? '1' : '0');
+      keys.push(`${this.prefix}${o.window}:${o.key}`, `${this.prefix}seen:${o.eventId}`);
+      args.push(o.kind, String(o.windowMs), String(o.at), `${o.value}:${Buffer.byteLength(o.member)}:${o.member}${o.eventId}@${o.at}`, String(o.value), o.add ? '1' : '0');
     });
     const out = new Array<number>(obs.length).fill(0);
     if (keys.length === 0) return out;
-    const r = (await (this.redis as unknown as { pcVelocity(n: number, ...a: string[]): Promise<number[]> }).pcVelocity(keys.length, ...keys, ...args)) ;
+    const r = await (this.redis as unknown as { pcVelocity(n: number, ...a: string[]): Promise<number[]> }).pcVelocity(keys.length, ...keys, ...args);
     idx.forEach((i, k) => (out[i] = Number(r[k] ?? 0)));
     return out;
   }

@@ -7,8 +7,9 @@
  * answered exactly over their own window as long as they are less than a minute late; one later than
  * its window plus that minute only reads (it would be dropped at once).
  *
- * An event counts once in a window however often it is observed (a retry with the same id, value
- * and member), as long as its first observation is still kept there — as in the Redis store.
+ * An event id counts once however often it is observed within RETRY_MS of its first observation
+ * (a retried consume, a caller retrying after a timeout): the later observations only read. Both
+ * stores keep the ids of that long, by event time, so they agree.
  *
  * Windows are identified by what they compute (kind, key, distinct target, span, filter), not by
  * the rule set that declares them, so a new version that keeps a window keeps its history, and a
@@ -45,6 +46,9 @@ export interface VelocityStore {
 /** How long entries are kept past the window, to answer events that arrive late (clock skew between processes). */
 export const LATE_GRACE_MS = 60_000;
 
+/** How long after its first observation an event id is a retry (counted once). */
+export const RETRY_MS = 10 * 60_000;
+
 /** The arrays a kind does not need share this empty one (a count keeps times only). */
 const NONE: never[] = [];
 
@@ -54,8 +58,6 @@ class Window {
   vals: number[];
   /** distinct: the members. */
   members: string[];
-  /** The events' ids (a retry of an event already counted is not counted again). */
-  ids: string[] = [];
   /** Entries from `keep` on are stored; from `head` on they are in the current window. */
   keep = 0;
   head = 0;
@@ -102,7 +104,6 @@ class Window {
       this.ts = this.ts.slice(this.keep);
       if (this.vals !== NONE) this.vals = this.vals.slice(this.keep);
       if (this.distinct) this.members = this.members.slice(this.keep);
-      this.ids = this.ids.slice(this.keep);
       this.head -= this.keep;
       this.keep = 0;
     }
@@ -114,12 +115,9 @@ class Window {
     this.keepAt = this.keep < this.head ? this.ts[this.keep]! : Infinity;
   }
 
-  /**
-   * `retry`: the store has seen this event id before, so it may be here already: then it is only
-   * read, as Redis's ZADD NX leaves an entry it holds alone.
-   */
+  /** `retry`: the event id was observed less than RETRY_MS before; it only reads. */
   add(o: Observation, retry: boolean): number {
-    if (!o.add || (retry && this.holds(o))) return this.read(o);
+    if (!o.add || retry) return this.read(o);
     if (o.at >= this.latest) {
       this.latest = o.at;
       this.newest = o.at;
@@ -127,7 +125,6 @@ class Window {
       this.ts.push(o.at);
       if (this.vals !== NONE) this.vals.push(o.value);
       if (this.distinct) this.members.push(o.member);
-      this.ids.push(o.eventId);
       this.count(this.ts.length - 1, 1);
       this.expire(o.at - o.windowMs, o.at - o.windowMs - LATE_GRACE_MS);
       return this.distinct ? this.distinct.size : o.kind === 'count' ? this.ts.length - this.head : this.sum;
@@ -142,21 +139,11 @@ class Window {
     if (o.at > this.newest) this.newest = o.at;
     if (this.vals !== NONE) this.vals.splice(i, 0, o.value);
     if (this.distinct) this.members.splice(i, 0, o.member);
-    this.ids.splice(i, 0, o.eventId);
     // Entries before `head` are older than the current window, those from `head` on are in it.
     if (o.at <= this.latest - o.windowMs) this.head++; // older than the current window: kept, not counted
     else this.count(i, 1);
     this.marks();
     return this.scan(o);
-  }
-
-  /** Whether the event is kept here with the same value and member (what Redis's entry holds). */
-  private holds(o: Observation): boolean {
-    for (let j = this.ts.length - 1; j >= this.keep; j--) {
-      if (this.ids[j] !== o.eventId) continue;
-      if ((this.vals === NONE || this.vals[j] === o.value) && (this.members === NONE || this.members[j] === o.member)) return true;
-    }
-    return false;
   }
 
   /** The window's value at `o.at` without adding anything. */
@@ -190,15 +177,11 @@ export class MemoryVelocityStore implements VelocityStore {
   private readonly windows = new Map<string, Map<string, Window>>();
   private sweeper: { id: string; it: Iterator<[string, Window]>; windowMs: number } | undefined;
   private sweepCursor = 0;
-  /**
-   * Event ids seen, with their time, oldest first; kept the longest window plus twice the grace.
-   * An event id not here was never counted, so its windows need not be searched for it.
-   */
+  /** Event ids first observed in the last RETRY_MS (by event time), with that time; oldest first. */
   private readonly seen = new Map<string, number>();
   private seenIds: string[] = [];
   private seenAt: number[] = [];
   private seenHead = 0;
-  private longestMs = 0;
   /** The event of the last observation, and whether its id had been seen before it. */
   private lastEvent: string | undefined;
   private lastRetry = false;
@@ -227,15 +210,15 @@ export class MemoryVelocityStore implements VelocityStore {
   observeOne(o: Observation): number {
     if (o.eventId !== this.lastEvent) {
       this.lastEvent = o.eventId;
-      this.lastRetry = this.seen.has(o.eventId);
+      const first = this.seen.get(o.eventId);
+      this.lastRetry = first !== undefined && first > o.at - RETRY_MS;
       if (!this.lastRetry) this.remember(o.eventId, o.at);
     }
-    if (o.windowMs > this.longestMs) this.longestMs = o.windowMs;
     let byKey = this.windows.get(o.window);
     if (!byKey) this.windows.set(o.window, (byKey = new Map()));
     let w = byKey.get(o.key);
     if (!w) {
-      if (!o.add) return 0;
+      if (!o.add || this.lastRetry) return 0;
       byKey.set(o.key, (w = new Window(o.kind)));
     }
     return w.add(o, this.lastRetry);
@@ -245,10 +228,16 @@ export class MemoryVelocityStore implements VelocityStore {
     this.seen.set(id, at);
     this.seenIds.push(id);
     this.seenAt.push(at);
-    // Ids arrive in about time order (late ones by less than the grace): forget from the front.
-    const before = at - this.longestMs - 2 * LATE_GRACE_MS;
+    // Ids arrive in about time order (late ones by less than the grace): forget from the front what
+    // no event of now (give or take the grace) can be a retry of.
+    const before = at - RETRY_MS - 2 * LATE_GRACE_MS;
     let h = this.seenHead;
-    while (h < this.seenIds.length && this.seenAt[h]! < before) this.seen.delete(this.seenIds[h++]!);
+    while (h < this.seenIds.length && this.seenAt[h]! < before) {
+      const old = this.seenIds[h]!;
+      // The id may have been seen anew since (a retry later than RETRY_MS): that record stays.
+      if (this.seen.get(old) === this.seenAt[h]) this.seen.delete(old);
+      h++;
+    }
     if (h > 4096 && h * 2 > this.seenIds.length) {
       this.seenIds = this.seenIds.slice(h);
       this.seenAt = this.seenAt.slice(h);
