@@ -238,6 +238,20 @@ describe('void and refund', () => {
     if (!c3.ok) throw new Error(c3.code);
     expect(code(await cards.voidConsume({ cardId: card.id, idempotencyKey: key(), transactionId: c3.value.id }))).toBe('not_voidable');
   });
+
+  it('does not void a consume back over the balance limit (the card was recharged up to it since)', async () => {
+    const card = await soldCard(named, 1000_00n);
+    const c = await cards.consume({ cardId: card.id, idempotencyKey: key(), amountMinor: 1n, merchantId });
+    if (!c.ok) throw new Error(c.code);
+    // Back up to exactly the named card's limit of 5,000 CNY.
+    expect(code(await cards.recharge({ cardId: card.id, idempotencyKey: key(), amountMinor: 4000_00n + 1n, paymentMethod: 'bank_transfer' }))).toBe('ok');
+    expect(code(await cards.voidConsume({ cardId: card.id, idempotencyKey: key(), transactionId: c.value.id }))).toBe('card_balance_limit_exceeded');
+    expect(code(await cards.refund({ idempotencyKey: key(), transactionId: c.value.id, amountMinor: 1n }))).toBe('card_balance_limit_exceeded');
+    expect((await bal(card.id))[0]).toBe(5000_00n);
+    // Once some of it is spent, the void goes through.
+    expect(code(await cards.consume({ cardId: card.id, idempotencyKey: key(), amountMinor: 100n, merchantId }))).toBe('ok');
+    expect(code(await cards.voidConsume({ cardId: card.id, idempotencyKey: key(), transactionId: c.value.id }))).toBe('ok');
+  });
 });
 
 describe('loss and replacement', () => {

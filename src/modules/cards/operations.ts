@@ -286,6 +286,11 @@ export async function voidConsume(ctx: Ctx, inp: { cardId: bigint; idempotencyKe
       if (!o || o.cardId !== card.id) return fail('transaction_not_found', 'no such transaction on this card');
       if (o.kind !== 'consume' || o.status !== 'succeeded' || o.voided || o.refundedAmount > 0n) return fail('not_voidable', 'only an untouched successful consume can be voided');
       if (o.businessDate !== businessDate(ctx.clock.now(), ctx.businessTimeZone)) return fail('not_voidable', 'a void (撤销) is only possible on the same business day; use a refund');
+      // Like a refund, a void may not lift the card over its balance limit (it was recharged up to
+      // it after the consume): the holder gets the money back another way.
+      const held = await balances(ctx, card);
+      const limit = checkBalanceLimit(policyFor(await productOf(ctx, card)), { named: card.named, balanceAfterMinor: held.heldFunds + o.principalAmount });
+      if (!limit.ok) return limit;
       const payee = await cachedPayee(ctx, o.merchantId!);
       if (!payee.ok) return fail('merchant_not_found', 'the merchant of the transaction no longer exists');
       const payable = payee.value.settlementLedgerAccountId;
