@@ -3,7 +3,9 @@
 // the payment until an operator approves (it is carried out) or rejects it (the order fails).
 // Also: step-up tries taken in parallel, every card of a combined payment asked about, consent
 // before risk, a clearance bound to its request, the merchant API screened, and the recovery of a
-// decided case whose handler never ran.
+// decided case whose handler never ran. And: the payer the merchant names is a claim (a white-listed
+// one skips no rule without the payer's token), a bad request is refused before risk control opens
+// anything, a rejected review sticks, and an approved hold left cleared by a crash is recovered.
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sampleResidentId } from '../src/modules/parties/index.js';
@@ -35,6 +37,49 @@ async function soldCard(amount: number): Promise<string> {
 
 const balance = async (card: string): Promise<number> => (await ok('GET', `/v1/cards/${card}`)).balances.principal;
 const pay = (o: any, card: string) => s.req('POST', cashierPath(o, '/pay'), { legs: [{ kind: 'card', card_id: card, amount: o.amount }], device_id: 'test-device' });
+const view = (o: any): Promise<any> => ok('GET', `/v1/payment-orders/${o.order_no}`);
+const caseCount = async (): Promise<number> => (await ok('GET', '/v1/risk/cases?limit=200')).data.length;
+/** The statuses of an order's risk holds, oldest first. */
+async function holdStatuses(o: any): Promise<string[]> {
+  const r = await s.db.pool.query('SELECT h.status FROM payment_risk_holds h JOIN payment_orders o ON o.id = h.order_id WHERE o.order_no = $1 ORDER BY h.created_at', [o.order_no]);
+  return r.rows.map((x: { status: string }) => x.status);
+}
+/** A card and an order of `amount` whose payment with that card is held for review. */
+async function heldPayment(amount: number, extra: Record<string, unknown> = {}): Promise<{ card: string; o: any; caseId: string }> {
+  const card = await soldCard(100_000);
+  const o = await order(amount, extra);
+  const r = await pay(o, card);
+  expect(r.body.outcome).toBe('risk_review');
+  return { card, o, caseId: r.body.case_id };
+}
+
+/**
+ * A case decided as decideCase writes it, but without its handler having run (a crash, a race);
+ * `hold` (an SQL SET list) is as far as the handler got with the case's hold.
+ */
+async function decidedWithoutHandler(caseId: string, status: 'approved' | 'rejected', hold: string): Promise<void> {
+  await s.db.pool.query(`UPDATE risk_cases SET status = $2, decided_at = now(), decided_by = 'crashed-operator' WHERE id = $1`, [caseId, status]);
+  await s.db.pool.query(`UPDATE payment_risk_holds SET ${hold} WHERE case_id = $1`, [caseId]);
+}
+
+/**
+ * What a request screened a moment earlier does next: pay the order of `heldPayment` whole with
+ * its card, or through WeChat (straight to the module, as the routes do after screening). Answers
+ * how each ended: `paid` / `started`, or the code it was refused with.
+ */
+async function screenedAttempts(o: any, card: string): Promise<[string, string]> {
+  const orderId = BigInt((await view(o)).id);
+  const payments = s.server.runtime.payments;
+  const combined = await payments.payCombined({ orderId, legs: [{ kind: 'card', cardId: BigInt(card), amountMinor: BigInt(o.amount) }] });
+  const channel = await payments.payWithChannel({ orderId, method: 'wechat_native' });
+  return [combined.ok ? 'paid' : combined.code, channel.ok ? 'started' : channel.code];
+}
+
+/** A payer with a CNY balance account. */
+async function payer(i: number): Promise<{ id: string; account: string }> {
+  const c = await ok('POST', '/v1/customers', { kind: 'individual', legal_name: `付款人${i}`, id_type: 'resident_id', id_number: sampleResidentId(i), real_name_level: 2 });
+  return { id: c.id, account: (await ok('POST', `/v1/customers/${c.id}/accounts`, { kind: 'balance', currency: 'CNY' })).id };
+}
 
 beforeAll(async () => {
   sms = createServer((req, res) => {
@@ -62,6 +107,7 @@ beforeAll(async () => {
         { id: 'REVIEW-BIG', priority: 2, action: 'review', when: 'amount >= 50000', reason: 'big payment' },
         { id: 'STEP-UP', priority: 3, action: 'challenge', when: 'amount >= 20000 && channel == "card"', reason: 'medium payment' },
         { id: 'STEP-UP-QR', priority: 4, action: 'challenge', when: 'amount == 777 && channel == "wechat_native"', reason: 'odd QR payment' },
+        { id: 'REVIEW-DEVICE', priority: 5, action: 'review', when: 'device == "flagged-device"', reason: 'a device seen in fraud' },
       ],
     },
   });
@@ -221,15 +267,147 @@ describe('risk control at the cashier', () => {
   });
 
   it('a case decided without its handler finishing (a crash) is carried out by the recovery job', async () => {
-    const card = await soldCard(100_000);
-    const o = await order(55_000);
-    const r = await pay(o, card);
-    expect(r.body.outcome).toBe('risk_review');
-    // The decision committed, the process died before the payment was told: written as decideCase
-    // writes it, without the handler.
-    await s.db.pool.query(`UPDATE risk_cases SET status = 'approved', decided_at = now(), decided_by = 'crashed-operator' WHERE id = $1`, [r.body.case_id]);
-    await s.db.pool.query(`UPDATE payment_risk_holds SET created_at = created_at - interval '1 minute' WHERE case_id = $1`, [r.body.case_id]);
+    const { card, o, caseId } = await heldPayment(55_000);
+    // The decision committed, the process died before the payment was told (the hold is old enough
+    // for the recovery job to look at).
+    await decidedWithoutHandler(caseId, 'approved', "created_at = created_at - interval '1 minute'");
     await until('the recovered payment', async () => (await ok('GET', `/v1/payment-orders/${o.order_no}`)).status === 'succeeded');
     expect(await balance(card)).toBe(45_000);
+  });
+
+  it('the payer the merchant names is a claim: white-listed, it skips no rule unless the payer proves it with a payer token', async () => {
+    const p = await payer(612);
+    await ok('POST', '/v1/risk/lists', { entries: [{ list: 'white', entity: 'user', value: p.id, source: 'test' }] });
+    const card = await soldCard(10_000);
+    const o = await order(666, { payer_customer_id: p.id });
+    const r = await pay(o, card);
+    expect(r.status, JSON.stringify(r.body)).toBe(422);
+    expect(r.body.error).toMatchObject({ code: 'risk_rejected', details: { rule: 'NO-666' } });
+    expect(await balance(card)).toBe(10_000);
+    // The merchant API has no payer token at all: the order's payer is always the merchant's word.
+    const qr = await order(666, { methods: ['wechat_native'], payer_customer_id: p.id });
+    const mr = await m.signed('POST', `/v1/merchant/orders/${qr.order_no}/pay`, { method: 'wechat_native', client_ip: '127.0.0.1' });
+    expect(mr.status, JSON.stringify(mr.body)).toBe(422);
+    expect(mr.body.error).toMatchObject({ code: 'risk_rejected', details: { rule: 'NO-666' } });
+    // Signed in, the payer is who the token says: their white-listing counts.
+    const token = (await ok('POST', `/v1/customers/${p.id}/payer-token`)).payer_token;
+    const proven = await s.req('POST', cashierPath(o, '/pay'), { legs: [{ kind: 'card', card_id: card, amount: 666 }], device_id: 'test-device', payer_token: token });
+    expect(proven.status, JSON.stringify(proven.body)).toBe(200);
+    expect(proven.body.status).toBe('succeeded');
+    expect(await balance(card)).toBe(10_000 - 666);
+  });
+
+  it('a bad pay request is refused as such before risk control: no decision held, no case, nothing written', async () => {
+    const card = await soldCard(100_000);
+    const p = await payer(613);
+    const stranger = await payer(614);
+    const token = (await ok('POST', `/v1/customers/${p.id}/payer-token`)).payer_token;
+    // Big enough that any request risk control is asked about goes to review.
+    const o = await order(60_000, { methods: ['card', 'balance', 'wechat_native'], payer_customer_id: p.id });
+    const cases = await caseCount();
+    const bad: [Record<string, unknown>, number, string][] = [
+      [{}, 400, 'invalid_request'],
+      [{ legs: [{ kind: 'card', card_id: card, amount: 100 }] }, 422, 'invalid_legs'],
+      [{ method: 'alipay_qr' }, 422, 'method_not_allowed'],
+      [{ legs: [{ kind: 'card', card_id: card, amount: 30_000 }, { kind: 'channel', amount: 30_000 }] }, 422, 'invalid_legs'],
+      [{ legs: [{ kind: 'card', card_id: '999999999', amount: 30_000 }, { kind: 'card', card_id: card, amount: 30_000 }] }, 422, 'invalid_legs'],
+      [{ legs: [{ kind: 'balance', account_id: stranger.account, amount: 60_000 }], payer_token: token }, 422, 'invalid_legs'],
+    ];
+    for (const [body, status, code] of bad) {
+      const r = await s.req('POST', cashierPath(o, '/pay'), { ...body, device_id: 'test-device' });
+      expect(r.status, `${JSON.stringify(body)}: ${JSON.stringify(r.body)}`).toBe(status);
+      expect(r.body.error.code).toBe(code);
+    }
+    const qr = await order(60_000, { methods: ['wechat_native'] });
+    const mr = await m.signed('POST', `/v1/merchant/orders/${qr.order_no}/pay`, { method: 'alipay_qr', client_ip: '127.0.0.1' });
+    expect(mr.status, JSON.stringify(mr.body)).toBe(422);
+    expect(mr.body.error.code).toBe('method_not_allowed');
+    expect(await caseCount()).toBe(cases);
+    expect(await holdStatuses(o)).toEqual([]);
+    expect(await holdStatuses(qr)).toEqual([]);
+    expect(await view(o)).toMatchObject({ status: 'created', legs: [] });
+    expect(await balance(card)).toBe(100_000);
+    // Nothing blocks the order: a good request is decided (and held) as usual.
+    expect((await pay(o, card)).body.outcome).toBe('risk_review');
+    expect(await caseCount()).toBe(cases + 1);
+  });
+
+  it('an attempt screened just before a review opened does not start while the review is open', async () => {
+    const { card, o } = await heldPayment(60_000, { methods: ['card', 'wechat_native'] });
+    // A second request, screened a moment before the hold was opened, goes on to pay.
+    expect(await screenedAttempts(o, card)).toEqual(['payment_in_progress', 'payment_in_progress']);
+    expect(await balance(card)).toBe(100_000);
+    expect(await view(o)).toMatchObject({ status: 'created', legs: [] });
+  });
+
+  it('a rejected review sticks: the attempt under way may still pay, but when it fails the order fails', async () => {
+    const card = await soldCard(10_000);
+    const o = await order(1_000, { methods: ['card', 'wechat_native'] });
+    const qr = await s.req('POST', cashierPath(o, '/pay'), { method: 'wechat_native', device_id: 'test-device' });
+    expect(qr.status, JSON.stringify(qr.body)).toBe(200);
+    expect(qr.body.action?.type).toBe('qr_code');
+    // The payer switches to a card, from a device that sends the request to review; it is rejected.
+    const held = await s.req('POST', cashierPath(o, '/pay'), { legs: [{ kind: 'card', card_id: card, amount: 1_000 }], device_id: 'flagged-device' });
+    expect(held.body.outcome).toBe('risk_review');
+    await ok('POST', `/v1/risk/cases/${held.body.case_id}/decision`, { approve: false, note: 'fraud ring' });
+    // The QR attempt was under way before the review, so the order is not failed yet; nothing new starts.
+    expect((await view(o)).status).toBe('processing');
+    const retry = await s.req('POST', cashierPath(o, '/pay'), { legs: [{ kind: 'card', card_id: card, amount: 1_000 }], device_id: 'test-device' });
+    expect(retry.status, JSON.stringify(retry.body)).toBe(422);
+    expect(retry.body.error.code).toBe('risk_rejected');
+    // The payer's QR payment fails at WeChat; the query job (brought forward) finds out.
+    const leg = (await view(o)).legs[0];
+    const sim = await fetch(`${sims.wechatpay.sim.url}/__sim/trades/${leg.out_trade_no}/pay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ result: 'fail' }) });
+    expect(sim.status).toBe(200);
+    await s.db.pool.query('UPDATE payment_legs SET next_query_at = now() WHERE id = $1', [leg.id]);
+    const after = await until('the QR attempt over', async () => {
+      const v = await view(o);
+      return v.legs[0].status !== 'pending' && v;
+    });
+    expect(after).toMatchObject({ status: 'failed', failure_code: 'risk_rejected' });
+    expect(after.legs).toHaveLength(1);
+    expect((await pay(o, card)).body.error.code).toBe('order_failed');
+    expect(await balance(card)).toBe(10_000);
+  });
+
+  it('after a rejected review nothing new starts, even on an order a race left payable, and closing it fails it', async () => {
+    const { card, o, caseId } = await heldPayment(60_000, { methods: ['card', 'wechat_native'] });
+    // As an attempt that ended at the very moment of the rejection can leave it: the hold rejected,
+    // the order payable again (that attempt saw the hold still open and reopened the order).
+    await decidedWithoutHandler(caseId, 'rejected', "status = 'rejected', decided_at = now()");
+    expect((await view(o)).status).toBe('created');
+    const cases = await caseCount();
+    const again = await pay(o, card);
+    expect(again.status, JSON.stringify(again.body)).toBe(422);
+    expect(again.body.error.code).toBe('risk_rejected');
+    const mr = await m.signed('POST', `/v1/merchant/orders/${o.order_no}/pay`, { method: 'wechat_native', client_ip: '127.0.0.1' });
+    expect(mr.body.error?.code).toBe('risk_rejected');
+    // A request screened before the rejection goes on to pay: refused there too.
+    expect(await screenedAttempts(o, card)).toEqual(['risk_rejected', 'risk_rejected']);
+    expect(await caseCount()).toBe(cases);
+    expect(await balance(card)).toBe(100_000);
+    expect((await view(o)).legs).toEqual([]);
+    // However the order ends now, it ends failed.
+    const closed = await m.signed('POST', `/v1/merchant/orders/${o.order_no}/close`);
+    expect(closed.body).toMatchObject({ status: 'failed', failure_code: 'risk_rejected' });
+  });
+
+  it('an approved hold left cleared by a crash before it was carried out is carried out by the recovery job', async () => {
+    const { card, o, caseId } = await heldPayment(56_000);
+    // resolveReview committed the clearance, then the process died before carryOut took the hold.
+    await decidedWithoutHandler(caseId, 'approved', "status = 'cleared', decided_at = now() - interval '1 minute'");
+    await until('the recovered payment', async () => (await view(o)).status === 'succeeded', 15_000);
+    expect(await balance(card)).toBe(44_000);
+    expect(await holdStatuses(o)).toEqual(['used']);
+  });
+
+  it('an approved hold left cleared for an order that can no longer be paid is given up by the recovery job', async () => {
+    const { card, o, caseId } = await heldPayment(57_000);
+    const closed = await m.signed('POST', `/v1/merchant/orders/${o.order_no}/close`);
+    expect(closed.body.status).toBe('closed');
+    await decidedWithoutHandler(caseId, 'approved', "status = 'cleared', decided_at = now() - interval '1 minute'");
+    await until('the hold given up', async () => (await holdStatuses(o))[0] === 'failed', 15_000);
+    expect(await balance(card)).toBe(100_000);
+    expect((await view(o)).status).toBe('closed');
   });
 });

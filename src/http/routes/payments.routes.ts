@@ -128,7 +128,8 @@ export function registerPaymentRoutes(app: App, deps: AppDeps & { cashierKey: Bu
     const o = await ownOrder(req, req.params.order_no);
     const b = req.body;
     // Risk control as at the cashier; a step-up code goes to the payer, and the merchant passes on
-    // what they type (POST .../challenge).
+    // what they type (POST .../challenge). The order's payer is the merchant's word here (no payer
+    // token), so it is a claim to risk control, like the IP the merchant passes on.
     const gate = unwrap(await payments.screen({ order: o, request: heldRequest(b), ...(b.client_ip ? { clientIp: b.client_ip } : {}), channel: b.method, claimed: ['ip'] }));
     if (gate.kind === 'review') return reply.code(202).send({ outcome: 'risk_review', case_id: gate.caseId.toString(), action: null, order: await orderDto(o) });
     if (gate.kind === 'challenge') return reply.code(202).send({ outcome: 'challenge', challenge_id: gate.challengeId.toString(), action: null, order: await orderDto(o) });
@@ -227,7 +228,7 @@ export function registerPaymentRoutes(app: App, deps: AppDeps & { cashierKey: Bu
       body: Type.Object({
         method: Type.Optional(Method), bank_card: Type.Optional(BankCard),
         legs: Type.Optional(Type.Array(Type.Object({ kind: Type.Enum(['card', 'balance', 'channel']), amount: Amount, card_id: Type.Optional(IdString), pin: Type.Optional(Type.String({ maxLength: 12 })), account_id: Type.Optional(IdString), method: Type.Optional(Method), bank_card: Type.Optional(BankCard) }, { additionalProperties: false }), { minItems: 1, maxItems: 5 })),
-        payer_token: Type.Optional(Type.String({ maxLength: 64, description: 'the payer\'s consent to spend their balance (POST /v1/customers/{id}/payer-token)' })),
+        payer_token: Type.Optional(Type.String({ maxLength: 64, description: 'the signed-in payer\'s token (POST /v1/customers/{id}/payer-token): consent to spend their balance, and proof to risk control that they are the order\'s payer' })),
         device_id: Type.Optional(Type.String({ maxLength: 128, description: 'the payer device\'s fingerprint, for risk control' })),
       }, { additionalProperties: false }),
       response: { 200: Obj, 202: Obj, ...errors },
@@ -236,32 +237,34 @@ export function registerPaymentRoutes(app: App, deps: AppDeps & { cashierKey: Bu
     const o = await cashierOrder(req.params.order_no, req.query.t);
     const b = req.body;
     // The payer's consent comes first: a request held by risk control is carried out later
-    // without them, so it must already carry it.
-    if (b.legs?.some((l) => l.kind === 'balance') && o.methods.includes('balance')) {
-      if (!b.payer_token || o.payerCustomerId === null || !checkPayerToken(deps.cashierKey, o.payerCustomerId, b.payer_token, Math.floor(deps.clock.nowMs() / 1000))) {
-        throw new DomainError('payer_not_authorized', 'paying from a balance needs the payer\'s consent (payer_token)');
-      }
+    // without them, so it must already carry it. A valid token also proves to risk control that
+    // the payer is the order's payer customer, whatever the request pays with.
+    const payerVerified = b.payer_token !== undefined && o.payerCustomerId !== null && checkPayerToken(deps.cashierKey, o.payerCustomerId, b.payer_token, Math.floor(deps.clock.nowMs() / 1000));
+    if (b.legs?.some((l) => l.kind === 'balance') && o.methods.includes('balance') && !payerVerified) {
+      throw new DomainError('payer_not_authorized', 'paying from a balance needs the payer\'s consent (payer_token)');
     }
+    // The whole request is read before risk control, so that one naming nothing to pay with, or a
+    // leg it cannot read, is refused as bad input rather than held for review.
+    const legs: LegSpec[] | undefined = b.legs?.map((l) => {
+      if (l.kind === 'card') return { kind: 'card', cardId: parseId(l.card_id ?? '', 'card_id'), amountMinor: BigInt(l.amount), ...(l.pin ? { pin: new Secret(l.pin) } : {}) };
+      if (l.kind === 'balance') return { kind: 'balance', businessAccountId: parseId(l.account_id ?? '', 'account_id'), amountMinor: BigInt(l.amount) };
+      if (!l.method) throw new DomainError('invalid_legs', 'a channel leg needs a method');
+      return { kind: 'channel', method: l.method as never, amountMinor: BigInt(l.amount), ...(l.bank_card ? { bankCard: l.bank_card as Record<string, string> } : {}) };
+    });
+    if (!legs && !b.method) throw new DomainError('invalid_request', 'give method, or legs for a combined payment');
     // Risk control before anything is authorized (docs/risk.md): refuse, hold for review, or step up.
     // The first card is in the risk event; the cards module asks about any other card itself.
-    const firstCard = b.legs?.find((l) => l.kind === 'card')?.card_id;
+    const firstCard = legs?.find((l) => l.kind === 'card');
     const gate = unwrap(await payments.screen({
-      order: o, request: heldRequest(b), clientIp: req.ip, ...(b.device_id ? { deviceId: b.device_id } : {}), ...(firstCard ? { cardId: parseId(firstCard, 'card_id') } : {}),
-      channel: b.legs ? (b.legs.length === 1 ? (b.legs[0]!.method ?? b.legs[0]!.kind) : 'combined') : (b.method ?? ''), claimed: ['device'],
+      order: o, request: heldRequest(b), clientIp: req.ip, ...(b.device_id ? { deviceId: b.device_id } : {}), ...(firstCard?.kind === 'card' ? { cardId: firstCard.cardId } : {}),
+      channel: b.legs ? (b.legs.length === 1 ? (b.legs[0]!.method ?? b.legs[0]!.kind) : 'combined') : (b.method ?? ''), claimed: ['device'], payerVerified,
     }));
     if (gate.kind === 'review') return reply.code(202).send({ ...(await cashierState(o)), outcome: 'risk_review', case_id: gate.caseId.toString() });
     if (gate.kind === 'challenge') return reply.code(202).send({ ...(await cashierState(o)), outcome: 'challenge', challenge_id: gate.challengeId.toString() });
-    if (b.legs) {
-      const legs: LegSpec[] = b.legs.map((l) => {
-        if (l.kind === 'card') return { kind: 'card', cardId: parseId(l.card_id ?? '', 'card_id'), amountMinor: BigInt(l.amount), ...(l.pin ? { pin: new Secret(l.pin) } : {}) };
-        if (l.kind === 'balance') return { kind: 'balance', businessAccountId: parseId(l.account_id ?? '', 'account_id'), amountMinor: BigInt(l.amount) };
-        if (!l.method) throw new DomainError('invalid_legs', 'a channel leg needs a method');
-        return { kind: 'channel', method: l.method as never, amountMinor: BigInt(l.amount), ...(l.bank_card ? { bankCard: l.bank_card as Record<string, string> } : {}) };
-      });
+    if (legs) {
       const r = unwrap(await payments.payCombined({ orderId: o.id, legs, order: o }));
       return { ...(await cashierState(r.order, r.legs)), action: r.action, legs: r.legs.map((l) => legDto(l)) };
     }
-    if (!b.method) throw new DomainError('invalid_request', 'give method, or legs for a combined payment');
     const r = unwrap(await payments.payWithChannel({ orderId: o.id, method: b.method as never, ...(b.bank_card ? { bankCard: b.bank_card } : {}), clientIp: req.ip }));
     return reply.code(r.outcome === 'unknown' ? 202 : 200).send({ ...(await cashierState(r.order)), action: r.action, outcome: r.outcome });
   });

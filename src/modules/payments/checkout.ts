@@ -6,9 +6,9 @@
  * shared with the other checkouts and consumes of the same millisecond. Nothing is half done after
  * a crash, so no saga and no recovery are needed; the answer is given once the commit is durable.
  *
- * Anything unusual — the order locked by someone else, already being paid, a PIN card, a card with
- * pending work — leaves this path before anything is written, and the payment takes the general
- * combined-payment path (hold, capture) instead.
+ * Anything unusual — the order locked by someone else, already being paid, held or refused by a
+ * risk review, a PIN card, a card with pending work — leaves this path before anything is written,
+ * and the payment takes the general combined-payment path (hold, capture) instead.
  */
 import { withTx } from '../../kernel/db.js';
 import { fail, ok } from '../../kernel/errors.js';
@@ -47,8 +47,9 @@ function participant(ctx: Ctx): BatchParticipant<Item, Refusal> {
       const seen = new Set<bigint>();
       return items.map((i) => {
         const o = locked.get(i.order.id);
-        // Locked elsewhere, not payable as it stands, or a second submit in this very batch.
-        if (!o || o.status !== 'created' || o.live || now >= o.expiresAt.getTime() || seen.has(i.order.id)) return 'general';
+        // Locked elsewhere, not payable as it stands, stopped by a risk review (the general path
+        // answers why), or a second submit in this very batch.
+        if (!o || o.status !== 'created' || o.live || o.reviewed || now >= o.expiresAt.getTime() || seen.has(i.order.id)) return 'general';
         seen.add(i.order.id);
         i.legNo = o.legs + 1;
         return null;
@@ -106,7 +107,7 @@ export async function checkoutWithOneCard(ctx: Ctx, order: PaymentOrder, cardId:
     if (!r.ok && r.code === 'card_not_found') return fail('invalid_legs', `card ${cardId} does not exist`);
     const recorded = await withTx(ctx.pool, async (c) => {
       const o = (await store.lockCheckoutOrders(c, [order.id])).get(order.id);
-      if (!o || o.status !== 'created' || o.live) return false;
+      if (!o || o.status !== 'created' || o.live || o.reviewed) return false;
       const now = ctx.clock.now();
       await store.insertDecidedCardLegs(c, [{ id: item.legId, orderId: order.id, legNo: o.legs + 1, amount: order.amount, cardId, cardTxId: null, status: 'failed', failureCode: `card:${r.ok ? '' : r.code}`.slice(0, 100), failureMessage: r.ok ? null : r.message.slice(0, 500), now }]);
       await store.markOrdersRefused(c, [{ id: order.id, failureCode: `card:${r.ok ? '' : r.code}`.slice(0, 100) }], now);

@@ -26,21 +26,17 @@
 import { withTx } from '../../kernel/db.js';
 import { fail, ok } from '../../kernel/errors.js';
 import type { Secret } from '../../kernel/secret.js';
-import type { PayAction, PayMethod } from '../channels/index.js';
-import { PAY_METHODS } from '../channels/index.js';
+import type { PayAction } from '../channels/index.js';
 import { merchantPayable, payerBalance, postAll, warm, type Ctx, type PaymentsResult } from './context.js';
 import { closeLeg, payable } from './pay.js';
 import { payChannelLeg } from './channel-leg.js';
+import { checkLegInstruments, checkLegShape, type LegSpec } from './pay-request.js';
 import * as store from './payments.store.js';
 import { checkoutWithOneCard } from './checkout.js';
 import { createCompensation } from './refunds.js';
+import { reviewBlock, reviewRejected } from './review-block.js';
 import { completeOrder, LIVE_LEG, postOrderFee } from './settle.js';
 import type { PaymentLeg, PaymentOrder } from './types.js';
-
-export type LegSpec =
-  | { kind: 'card'; cardId: bigint; amountMinor: bigint; pin?: Secret }
-  | { kind: 'balance'; businessAccountId: bigint; amountMinor: bigint }
-  | { kind: 'channel'; method: PayMethod; amountMinor: bigint; bankCard?: Record<string, string> };
 
 export interface CombinedAnswer {
   order: PaymentOrder;
@@ -48,28 +44,13 @@ export interface CombinedAnswer {
   action: PayAction | null;
 }
 
-const MAX_LEGS = 5;
-
 export async function payCombined(ctx: Ctx, inp: { orderId: bigint; legs: LegSpec[]; order?: PaymentOrder }): Promise<PaymentsResult<CombinedAnswer>> {
   const order = inp.order?.id === inp.orderId ? inp.order : await store.getOrder(ctx.pool, inp.orderId);
   if (!order) return fail('order_not_found', `order ${inp.orderId} does not exist`);
   const can = payable(ctx, order);
   if (!can.ok) return can;
-  const bad = (m: string) => fail('invalid_legs' as const, m);
-  if (inp.legs.length < 1 || inp.legs.length > MAX_LEGS) return bad(`a combined payment has 1-${MAX_LEGS} legs`);
-  if (inp.legs.some((l) => l.amountMinor <= 0n)) return bad('every leg needs a positive amount');
-  const sum = inp.legs.reduce((s, l) => s + l.amountMinor, 0n);
-  if (sum !== order.amount) return bad(`the legs add up to ${sum}, the order is ${order.amount}`);
-  const channelLegs = inp.legs.filter((l) => l.kind === 'channel');
-  if (channelLegs.length > (ctx.maxChannelLegs ?? 1)) return bad(`at most ${ctx.maxChannelLegs ?? 1} channel leg(s) per payment`);
-  for (const l of inp.legs) {
-    const m = l.kind === 'channel' ? l.method : l.kind;
-    if (!order.methods.includes(m) || (l.kind === 'channel' && !PAY_METHODS.includes(l.method))) return fail('method_not_allowed', `this order can be paid by ${order.methods.join(', ')}`);
-  }
-  if (new Set(inp.legs.filter((l) => l.kind === 'card').map((l) => (l as { cardId: bigint }).cardId)).size !== inp.legs.filter((l) => l.kind === 'card').length) return bad('a card appears twice');
-  if (order.strategy === 'topup_then_pay' && channelLegs.length === 0) return bad('topup_then_pay needs a channel leg (it tops up the balance)');
-  // Prepaid cards hold renminbi: a card pays only a CNY order (its fen are the order's minor units).
-  if (order.currency !== 'CNY' && inp.legs.some((l) => l.kind === 'card')) return bad(`a card pays CNY orders only; this order is in ${order.currency}`);
+  const shape = checkLegShape(ctx, order, inp.legs);
+  if (!shape.ok) return shape;
   // One card alone: the checkout fast path, which checks the order under its lock itself.
   const only = inp.legs[0]!;
   if (inp.legs.length === 1 && only.kind === 'card' && only.pin === undefined && ctx.cards) {
@@ -78,19 +59,9 @@ export async function payCombined(ctx: Ctx, inp: { orderId: bigint; legs: LegSpe
   }
   const existing = await store.legsOf(ctx.pool, order.id);
   if (existing.some((l) => LIVE_LEG.includes(l.status) || l.status === 'held')) return fail('payment_in_progress', 'a payment of this order is in progress');
-  // Balance legs must be the payer's own balance accounts.
-  const ledgerOf = new Map<number, bigint>();
-  for (const [i, l] of inp.legs.entries()) {
-    if (l.kind !== 'balance') continue;
-    if (order.payerCustomerId === null) return bad('balance legs need an order with payer_customer_id');
-    const a = await ctx.parties.getAccount({ customerId: order.payerCustomerId, accountId: l.businessAccountId });
-    if (!a.ok || a.value.account.kind !== 'balance' || a.value.account.currency !== order.currency) return bad(`business account ${l.businessAccountId} is not a ${order.currency} balance of the payer`);
-    ledgerOf.set(i, a.value.account.ledgerAccountId);
-  }
-  if (!ctx.cards && inp.legs.some((l) => l.kind === 'card')) return bad('cards are not enabled on this server');
-  for (const l of inp.legs) {
-    if (l.kind === 'card' && !(await ctx.cards!.getCard(l.cardId)).ok) return bad(`card ${l.cardId} does not exist`);
-  }
+  const instruments = await checkLegInstruments(ctx, order, inp.legs);
+  if (!instruments.ok) return instruments;
+  const ledgerOf = instruments.value;
   const now = ctx.clock.now();
   const base = existing.length;
   const rows = inp.legs.map((l, i) => ({
@@ -104,6 +75,9 @@ export async function payCombined(ctx: Ctx, inp: { orderId: bigint; legs: LegSpe
     if (!['created', 'processing', 'unknown'].includes(locked.status)) return fail('order_already_paid' as const, `the order is ${locked.status}`);
     const live = await store.legsOf(c, order.id);
     if (live.some((l) => LIVE_LEG.includes(l.status) || l.status === 'held') || live.length !== existing.length) return fail('payment_in_progress' as const, 'a payment of this order is in progress');
+    // A request screened just before another was held for review must not move money meanwhile.
+    const blocked = await reviewBlock(c, order.id);
+    if (!blocked.ok) return blocked;
     await store.insertLegs(c, rows);
     await store.updateOrder(c, order.id, { status: 'processing', failure_code: null }, now);
     return ok(undefined);
@@ -312,5 +286,9 @@ async function compensate(ctx: Ctx, order: PaymentOrder, legs: PaymentLeg[], why
   if (unresolved) return; // the recovery worker comes back
   const now = ctx.clock.now();
   const expired = now.getTime() >= order.expiresAt.getTime();
-  await store.updateOrder(ctx.pool, order.id, expired ? { status: 'closed', closed_at: now, failure_code: 'expired' } : { status: 'created', failure_code: 'combined_payment_failed' }, now);
+  // After a rejected review this attempt was the order's last chance: it is not reopened.
+  const end = (await reviewRejected(ctx.pool, order.id))
+    ? { status: 'failed' as const, failure_code: 'risk_rejected' }
+    : expired ? { status: 'closed' as const, closed_at: now, failure_code: 'expired' } : { status: 'created' as const, failure_code: 'combined_payment_failed' };
+  await store.updateOrder(ctx.pool, order.id, end, now);
 }

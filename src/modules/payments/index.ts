@@ -6,7 +6,8 @@
 import { fail, ok } from '../../kernel/errors.js';
 import type { Secret } from '../../kernel/secret.js';
 import type { PayAction, PayMethod } from '../channels/index.js';
-import { payCombined, driveCombined, type LegSpec } from './combined.js';
+import { payCombined, driveCombined } from './combined.js';
+import { legSpecsOf, type LegSpec } from './pay-request.js';
 import { passChallenge, recoverReviews, resolveReview, screen, type HeldRequest } from './risk-gate.js';
 import { makeCtx, type Ctx, type PaymentsDeps, type PaymentsResult } from './context.js';
 import { receiveChannelNotification } from './notify-in.js';
@@ -20,7 +21,7 @@ import type { MerchantNotification, PaymentLeg, PaymentOrder, PaymentRefund, Ref
 
 export type { PaymentsDeps, PaymentsResult } from './context.js';
 export type { PaymentsErrorCode } from './errors.js';
-export type { LegSpec } from './combined.js';
+export type { LegSpec } from './pay-request.js';
 export { heldRequest, type HeldRequest, type PaymentRiskPort } from './risk-gate.js';
 export type { MerchantNotification, PaymentLeg, PaymentOrder, PaymentRefund, RefundPart } from './types.js';
 export { ORDER_METHODS, orderView } from './orders.js';
@@ -58,12 +59,7 @@ export class Payments {
   }
   private readonly runHeld = async (orderId: bigint, req: HeldRequest): Promise<PaymentsResult<{ order: PaymentOrder; action: PayAction | null }>> => {
     if (req.legs) {
-      const legs: LegSpec[] = req.legs.map((l) => {
-        if (l.kind === 'card') return { kind: 'card', cardId: BigInt(l.card_id!), amountMinor: BigInt(l.amount) };
-        if (l.kind === 'balance') return { kind: 'balance', businessAccountId: BigInt(l.account_id!), amountMinor: BigInt(l.amount) };
-        return { kind: 'channel', method: l.method as PayMethod, amountMinor: BigInt(l.amount) };
-      });
-      const r = await payCombined(this.ctx, { orderId, legs });
+      const r = await payCombined(this.ctx, { orderId, legs: legSpecsOf(req) });
       return r.ok ? ok({ order: r.value.order, action: r.value.action }) : r;
     }
     const r = await payWithChannel(this.ctx, { orderId, method: req.method as PayMethod, ...(req.payer_open_id ? { payerOpenId: req.payer_open_id } : {}), ...(req.client_ip ? { clientIp: req.client_ip } : {}) });

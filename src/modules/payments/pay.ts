@@ -6,10 +6,11 @@
  */
 import { fail, ok } from '../../kernel/errors.js';
 import type { PayAction, PayMethod, PayResult } from '../channels/index.js';
-import { PAY_METHODS } from '../channels/index.js';
 import { attemptChannel, nextQueryAt, routeFor } from './channel-leg.js';
 import { outTradeNo, type Ctx, type PaymentsResult } from './context.js';
+import { checkMethod } from './pay-request.js';
 import * as store from './payments.store.js';
+import { reviewBlock, reviewRejected } from './review-block.js';
 import { applyChannelFact, combinedInFlight, LIVE_LEG, reopenOrCloseIfIdle } from './settle.js';
 import type { PaymentLeg, PaymentOrder } from './types.js';
 
@@ -46,13 +47,17 @@ export async function payWithChannel(ctx: Ctx, inp: ChannelPayInput): Promise<Pa
   if (!order) return fail('order_not_found', `order ${inp.orderId} does not exist`);
   const can = payable(ctx, order);
   if (!can.ok) return can;
-  if (!PAY_METHODS.includes(inp.method) || !order.methods.includes(inp.method)) return fail('method_not_allowed', `this order can be paid by ${order.methods.join(', ')}`);
-  if (order.strategy === 'topup_then_pay') return fail('method_not_allowed', 'a topup_then_pay order is paid with legs (its channel part tops up the payer\'s balance)');
+  const allowed = checkMethod(order, inp.method);
+  if (!allowed.ok) return allowed;
   const legs = await store.legsOf(ctx.pool, order.id);
   if (combinedInFlight(legs)) return fail('payment_in_progress', 'this order is being paid by a combined payment');
   // The payer came back (reloaded the cashier): the attempt already under way is shown again.
   const same = legs.find((l) => l.status === 'pending' && l.method === inp.method && l.action !== null);
   if (same) return ok({ order, leg: same, action: same.action, outcome: 'action_required' });
+  // Nothing new starts while a review holds the order or after one refused it; not even the close
+  // of the attempt under way, which a refused request has no business ending.
+  const blocked = await reviewBlock(ctx.pool, order.id);
+  if (!blocked.ok) return blocked;
   // Switching method: an earlier attempt must be closed first, or it could still be paid as well.
   for (const l of legs.filter((x) => LIVE_LEG.includes(x.status))) {
     const closed = await closeLeg(ctx, l);
@@ -65,6 +70,10 @@ export async function payWithChannel(ctx: Ctx, inp: ChannelPayInput): Promise<Pa
   if (decision.ranked.length === 0) return fail('no_channel_available', decision.trace.explanation, { route_trace: decision.trace });
   let lastDecline: PayResult | undefined;
   for (const account of decision.ranked.slice(0, MAX_TRIES)) {
+    // Asked again before each attempt: the closes and the channels' answers took time, in which
+    // another request may have been held for review.
+    const stillFree = await reviewBlock(ctx.pool, order.id);
+    if (!stillFree.ok) return stillFree;
     const legId = ctx.nextId();
     const now = ctx.clock.now();
     await store.insertLegs(ctx.pool, [{ id: legId, orderId: order.id, legNo: legs.length + 1, kind: 'channel', amount: order.amount, channelAccountId: account.id, method: inp.method, outTradeNo: outTradeNo(legId), routeTrace: { ...decision.trace, chosen: account.code }, now }]);
@@ -180,6 +189,10 @@ export async function closeOrder(ctx: Ctx, orderId: bigint, reason: 'merchant' |
     if (r === 'unknown') return fail('payment_in_progress', 'an attempt could not be closed yet; try again shortly');
   }
   const now = ctx.clock.now();
-  await store.updateOrder(ctx.pool, orderId, { status: 'closed', closed_at: now, failure_code: reason === 'expired' ? 'expired' : 'closed_by_merchant' }, now);
+  // An order whose review was rejected ends failed, however it ends (review-block.ts).
+  const end = (await reviewRejected(ctx.pool, orderId))
+    ? { status: 'failed' as const, failure_code: 'risk_rejected' }
+    : { status: 'closed' as const, closed_at: now, failure_code: reason === 'expired' ? 'expired' : 'closed_by_merchant' };
+  await store.updateOrder(ctx.pool, orderId, end, now);
   return ok((await store.getOrder(ctx.pool, orderId))!);
 }

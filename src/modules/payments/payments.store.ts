@@ -422,18 +422,20 @@ export async function listAlerts(db: Queryable, f: { open?: boolean; orderId?: b
 
 /**
  * The checkout batch (payments/checkout.ts): locks its orders, skipping any another transaction
- * holds, and reports for each the status, expiry and legs so far (count, and whether one is live).
+ * holds, and reports for each the status, expiry, legs so far (count, and whether one is live) and
+ * whether a risk review stops new attempts (open or rejected: review-block.ts).
  */
-export async function lockCheckoutOrders(db: Queryable, ids: readonly bigint[]): Promise<Map<bigint, { status: OrderStatus; expiresAt: Date; legs: number; live: boolean }>> {
+export async function lockCheckoutOrders(db: Queryable, ids: readonly bigint[]): Promise<Map<bigint, { status: OrderStatus; expiresAt: Date; legs: number; live: boolean; reviewed: boolean }>> {
   const r = await db.query(
     `WITH o AS (SELECT id, status, expires_at FROM payment_orders WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE SKIP LOCKED)
      SELECT o.id, o.status, o.expires_at,
             (SELECT count(*) FROM payment_legs l WHERE l.order_id = o.id)::int AS legs,
-            EXISTS (SELECT 1 FROM payment_legs l WHERE l.order_id = o.id AND l.status IN ('created', 'pending', 'unknown', 'held')) AS live
+            EXISTS (SELECT 1 FROM payment_legs l WHERE l.order_id = o.id AND l.status IN ('created', 'pending', 'unknown', 'held')) AS live,
+            EXISTS (SELECT 1 FROM payment_risk_holds h WHERE h.order_id = o.id AND h.kind = 'review' AND h.status IN ('open', 'rejected')) AS reviewed
      FROM o`,
     [ids],
   );
-  return new Map(r.rows.map((x: Row) => [x['id'] as bigint, { status: x['status'] as OrderStatus, expiresAt: x['expires_at'] as Date, legs: x['legs'] as number, live: x['live'] as boolean }]));
+  return new Map(r.rows.map((x: Row) => [x['id'] as bigint, { status: x['status'] as OrderStatus, expiresAt: x['expires_at'] as Date, legs: x['legs'] as number, live: x['live'] as boolean, reviewed: x['reviewed'] as boolean }]));
 }
 
 /** Card legs recorded already decided (the checkout batch): succeeded with their card transaction, or failed. */
@@ -560,6 +562,32 @@ export async function finishHold(db: Queryable, id: bigint, status: 'cleared' | 
 export async function takeHoldAttempt(db: Queryable, id: bigint, now: Date, maxTries: number): Promise<number | null> {
   const r = await db.query(`UPDATE payment_risk_holds SET attempts = attempts + 1 WHERE id = $1 AND status = 'open' AND expires_at > $2 AND attempts < $3 RETURNING attempts`, [id, now, maxTries]);
   return ((r.rows[0] as Row | undefined)?.['attempts'] as number | undefined) ?? null;
+}
+
+/**
+ * The review that stops new attempts of an order: a rejected one if there is any (it stops them
+ * for good), else an open one. Served by the partial index of migration 014.
+ */
+export async function blockingReview(db: Queryable, orderId: bigint): Promise<{ status: 'open' | 'rejected'; caseId: bigint | null } | undefined> {
+  const r = await db.query(
+    `SELECT status, case_id FROM payment_risk_holds WHERE order_id = $1 AND kind = 'review' AND status IN ('open', 'rejected') ORDER BY status = 'rejected' DESC LIMIT 1`,
+    [orderId],
+  );
+  const row = r.rows[0] as Row | undefined;
+  return row ? { status: row['status'] as 'open' | 'rejected', caseId: n<bigint>(row['case_id']) } : undefined;
+}
+
+/**
+ * Approved review holds that nobody carried out: cleared (by resolveReview) before `before` and
+ * never used, because the process stopped in between. Those that wait for the payer's own submit
+ * (a PIN, bank card details) are not on the list: they are not ours to carry out.
+ */
+export async function strandedClearedReviews(db: Queryable, before: Date, limit: number): Promise<RiskHold[]> {
+  const r = await db.query(
+    `SELECT ${HOLD_COLUMNS} FROM payment_risk_holds WHERE status = 'cleared' AND kind = 'review' AND request @> '{"needs_payer": false}' AND decided_at < $1 ORDER BY decided_at LIMIT $2`,
+    [before, limit],
+  );
+  return r.rows.map((x) => toHold(x as Row));
 }
 
 /** Review holds still open that were opened before `before` (the recovery job's list). */

@@ -16,13 +16,20 @@
  *
  * The cashier puts the first card of a request into the risk event; that card is not asked about
  * again by the cards module, every other card of the request is (cards' own risk hook).
+ *
+ * A request is checked in full before the risk engine is asked (pay-request.ts, the checks the
+ * payment itself makes): bad input is refused as such and never opens a case or holds the order.
+ * A review that is open, or was rejected, stops every new attempt of the order (review-block.ts).
  */
 import { createHash, randomInt, timingSafeEqual } from 'node:crypto';
+import { withTx } from '../../kernel/db.js';
 import { fail, ok } from '../../kernel/errors.js';
 import type { PayAction, PayMethod } from '../channels/index.js';
 import type { Ctx, PaymentsResult } from './context.js';
 import { payable } from './pay.js';
+import { checkPayRequest } from './pay-request.js';
 import * as store from './payments.store.js';
+import { reviewBlock } from './review-block.js';
 import { combinedInFlight, LIVE_LEG } from './settle.js';
 import type { PaymentOrder } from './types.js';
 
@@ -30,7 +37,7 @@ import type { PaymentOrder } from './types.js';
 export interface PaymentRiskPort {
   decide(event: {
     id: string; kind: string; at: number; amount: bigint; currency?: string; merchant?: string; merchant_mcc?: string; category?: string; channel?: string;
-    card?: string; device?: string; ip?: string; user?: string; notify_url_ok?: boolean; return_url_ok?: boolean; claimed?: ('device' | 'ip')[];
+    card?: string; device?: string; ip?: string; user?: string; notify_url_ok?: boolean; return_url_ok?: boolean; claimed?: ('device' | 'ip' | 'user')[];
   }, opts: { subject?: { kind: string; id: string } }): Promise<{ action: 'accept' | 'challenge' | 'review' | 'reject'; rule: string | null; reason: string | null; caseId: bigint | null }>;
   /** A case's state (`open`, `approved`, `rejected`), or null when there is no such case: the recovery job's question. */
   caseStatus(caseId: bigint): Promise<string | null>;
@@ -65,13 +72,22 @@ const codeHash = (holdId: bigint, code: string): string => createHash('sha256').
 /**
  * `claimed`: which of the device id and IP the payer's side asserted (the cashier's device id, the
  * IP a merchant passes on) rather than we saw: a white-listed claim does not skip the rules.
+ * `payerVerified`: the payer proved in this request that they are the order's payer customer (a
+ * valid payer token). Without it the order's payer is only the merchant's word, and goes into the
+ * event as a claimed `user`: a merchant could otherwise name a white-listed customer on its orders
+ * and have every payment of them accepted without a rule run.
  */
-export async function screen(ctx: Ctx, inp: { order: PaymentOrder; request: HeldRequest; clientIp?: string; deviceId?: string; cardId?: bigint; channel: string; claimed?: ('device' | 'ip')[] }): Promise<PaymentsResult<Screen>> {
+export async function screen(ctx: Ctx, inp: { order: PaymentOrder; request: HeldRequest; clientIp?: string; deviceId?: string; cardId?: bigint; channel: string; claimed?: ('device' | 'ip')[]; payerVerified?: boolean }): Promise<PaymentsResult<Screen>> {
   if (!ctx.risk) return ok({ kind: 'proceed' });
   const { order } = inp;
-  // An order that cannot be paid is refused as such, not asked about.
+  // An order that cannot be paid, and a request the payment would refuse, are refused as such,
+  // not asked about: asking could hold the order for a request that can never be carried out.
   const can = payable(ctx, order);
   if (!can.ok) return can;
+  const valid = await checkPayRequest(ctx, order, inp.request);
+  if (!valid.ok) return valid;
+  const blocked = await reviewBlock(ctx.pool, order.id);
+  if (!blocked.ok) return blocked;
   const now = ctx.clock.now();
   const hold = await store.currentHold(ctx.pool, order.id);
   if (hold) {
@@ -84,6 +100,7 @@ export async function screen(ctx: Ctx, inp: { order: PaymentOrder; request: Held
       }
       if (!(await store.finishHold(ctx.pool, hold.id, 'failed', now, 'cleared'))) return fail('payment_in_progress', 'the cleared payment is being carried out');
     } else if (hold.kind === 'review') {
+      // Opened since reviewBlock looked, by a request of a moment ago.
       return fail('payment_in_progress', 'the payment is being reviewed by risk control', { case_id: String(hold.caseId) });
     } else if (hold.expiresAt.getTime() > now.getTime()) {
       return ok({ kind: 'challenge', challengeId: hold.id });
@@ -98,13 +115,14 @@ export async function screen(ctx: Ctx, inp: { order: PaymentOrder; request: Held
   if (inp.request.method && !inp.request.legs && legs.some((l) => l.status === 'pending' && l.method === inp.request.method && l.action !== null)) return ok({ kind: 'proceed' });
   const m = await ctx.merchants.get(order.merchantId, () => ctx.parties.getMerchant({ id: order.merchantId }));
   const category = typeof order.metadata['category'] === 'string' ? (order.metadata['category'] as string) : undefined;
+  const claimed = [...(inp.claimed ?? []), ...(order.payerCustomerId !== null && !inp.payerVerified ? ['user' as const] : [])];
   const d = await ctx.risk.decide({
     id: `pay:${order.id}:${ctx.nextId()}`, kind: 'payment', at: now.getTime(), amount: order.amount, currency: order.currency, merchant: order.merchantId.toString(),
     ...(m.ok ? { merchant_mcc: m.value.mcc } : {}), ...(category ? { category } : {}), channel: inp.channel,
     ...(inp.cardId !== undefined ? { card: inp.cardId.toString() } : {}), ...(inp.deviceId ? { device: inp.deviceId } : {}), ...(inp.clientIp ? { ip: inp.clientIp } : {}),
     ...(order.payerCustomerId !== null ? { user: order.payerCustomerId.toString() } : {}),
     // Both were checked against the merchant's registered domains when the order was created.
-    notify_url_ok: true, return_url_ok: true, ...(inp.claimed ? { claimed: inp.claimed } : {}),
+    notify_url_ok: true, return_url_ok: true, ...(claimed.length > 0 ? { claimed } : {}),
   }, { subject: { kind: 'payment_order', id: order.id.toString() } });
   if (d.action === 'accept') return ok({ kind: 'proceed' });
   if (d.action === 'reject') return fail('risk_rejected', 'the payment was declined by risk control', { rule: d.rule });
@@ -147,19 +165,27 @@ async function carryOut(ctx: Ctx, hold: store.RiskHold, run: Runner): Promise<Pa
 /**
  * An operator decided the case of a held payment. Rejected: the held request is cancelled, and the
  * order fails (`risk_rejected`) unless another attempt is under way (one that was screened before
- * the hold was opened), which then decides the order as it would have.
+ * the hold was opened). That attempt may still pay the order; if it fails, the order fails then
+ * (review-block.ts): it is never reopened for a fresh decision.
  */
 export async function resolveReview(ctx: Ctx, caseId: bigint, approved: boolean, run: Runner): Promise<void> {
   const hold = await store.holdOfCase(ctx.pool, caseId);
   if (!hold || hold.status !== 'open') return;
   const now = ctx.clock.now();
   if (!approved) {
-    // The order is settled while the hold is still open, so no new attempt can start in between.
-    const legs = await store.legsOf(ctx.pool, hold.orderId);
-    if (!legs.some((l) => LIVE_LEG.includes(l.status) || l.status === 'held')) {
-      await store.updateOrder(ctx.pool, hold.orderId, { status: 'failed', failure_code: 'risk_rejected' }, now);
-    }
-    await store.finishHold(ctx.pool, hold.id, 'rejected', now);
+    // The rejection and the order's failure are one transaction under the order's lock, so no
+    // crash comes between them. An attempt ending concurrently waits for the lock (a channel's
+    // answer) or finds the rejection once committed, and fails the order itself. One that ends
+    // without the lock at this very moment may still put the order back to `created`; every new
+    // attempt is refused then all the same, and the order fails when it is closed or expires.
+    await withTx(ctx.pool, async (c) => {
+      await store.getOrder(c, hold.orderId, true);
+      if (!(await store.finishHold(c, hold.id, 'rejected', now))) return;
+      const legs = await store.legsOf(c, hold.orderId);
+      if (!legs.some((l) => LIVE_LEG.includes(l.status) || l.status === 'held')) {
+        await store.updateOrder(c, hold.orderId, { status: 'failed', failure_code: 'risk_rejected' }, now);
+      }
+    });
     return;
   }
   if (!(await store.finishHold(ctx.pool, hold.id, 'cleared', now))) return;
@@ -169,13 +195,16 @@ export async function resolveReview(ctx: Ctx, caseId: bigint, approved: boolean,
 
 /**
  * Recovery: a review hold whose case was decided but whose handler did not run to the end (a crash,
- * a database error) is resolved here; one whose order expired is given up.
+ * a database error) is resolved here; one whose order expired is given up. So is an approved hold
+ * that the handler cleared but did not get to carry out: it is carried out now, or given up when
+ * its order can no longer be paid.
  */
 export async function recoverReviews(ctx: Ctx, run: Runner, olderThanMs = 30_000): Promise<number> {
   if (!ctx.risk) return 0;
   const now = ctx.clock.now();
+  const before = new Date(now.getTime() - olderThanMs);
   let n = 0;
-  for (const h of await store.openReviewHolds(ctx.pool, new Date(now.getTime() - olderThanMs), 100)) {
+  for (const h of await store.openReviewHolds(ctx.pool, before, 100)) {
     const status = h.caseId === null ? null : await ctx.risk.caseStatus(h.caseId);
     if (status === 'approved' || status === 'rejected') {
       await resolveReview(ctx, h.caseId!, status === 'approved', run);
@@ -183,6 +212,16 @@ export async function recoverReviews(ctx: Ctx, run: Runner, olderThanMs = 30_000
     } else if (h.expiresAt.getTime() <= now.getTime() || status === null) {
       if (await store.finishHold(ctx.pool, h.id, 'failed', now)) n++;
     }
+  }
+  for (const h of await store.strandedClearedReviews(ctx.pool, before, 100)) {
+    const order = await store.getOrder(ctx.pool, h.orderId);
+    if (!order || !payable(ctx, order).ok) {
+      if (await store.finishHold(ctx.pool, h.id, 'failed', now, 'cleared')) n++;
+      continue;
+    }
+    const r = await carryOut(ctx, h, run);
+    if (!r.ok) ctx.log?.warn({ order: h.orderId.toString(), code: r.code }, 'approved payment could not be carried out');
+    n++;
   }
   return n;
 }

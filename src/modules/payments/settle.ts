@@ -12,6 +12,7 @@ import { alert, channelAccount, feeIncomeAccount, merchantPayable, payerBalance,
 import { orderView } from './orders.js';
 import { createCompensation } from './refunds.js';
 import * as store from './payments.store.js';
+import { reviewRejected } from './review-block.js';
 import type { PaymentLeg, PaymentOrder } from './types.js';
 
 export interface TradeFact {
@@ -155,11 +156,13 @@ export async function completeOrder(ctx: Ctx, tx: LedgerTx, order: PaymentOrder,
 
 /**
  * When no leg of an order can take money any more, the order goes back to `created` (the payer
- * may try another way) or, past its expiry, is closed.
+ * may try another way) or, past its expiry, is closed — unless a risk review of it was rejected
+ * meanwhile: then the attempt that just ended was its last, and the order fails (`risk_rejected`).
  */
 export async function reopenOrCloseIfIdle(ctx: Ctx, c: Queryable, order: PaymentOrder, otherLegs: readonly PaymentLeg[], now: Date): Promise<void> {
   if (order.status === 'succeeded' || order.status === 'closed' || order.status === 'failed') return;
   if (otherLegs.some((l) => LIVE_LEG.includes(l.status) || l.status === 'held' || l.status === 'succeeded')) return;
-  if (now.getTime() >= order.expiresAt.getTime()) await store.updateOrder(c, order.id, { status: 'closed', closed_at: now }, now);
+  if (await reviewRejected(c, order.id)) await store.updateOrder(c, order.id, { status: 'failed', failure_code: 'risk_rejected' }, now);
+  else if (now.getTime() >= order.expiresAt.getTime()) await store.updateOrder(c, order.id, { status: 'closed', closed_at: now }, now);
   else await store.updateOrder(c, order.id, { status: 'created' }, now);
 }
