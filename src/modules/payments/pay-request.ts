@@ -71,7 +71,15 @@ export async function checkLegInstruments(ctx: Ctx, order: PaymentOrder, legs: r
   return ok(ledgerOf);
 }
 
-/** Every check above that applies to a request (the risk gate's, before it asks anything). */
+/** The checks of a request that need no lookup: its legs' shape, or its method. */
+export function checkPayShape(ctx: Ctx, order: PaymentOrder, req: HeldRequest): PaymentsResult<void> {
+  if (req.legs) return checkLegShape(ctx, order, legSpecsOf(req));
+  // The routes refuse a request without either before it gets here.
+  if (req.method === undefined) return fail('invalid_legs', 'give method, or legs for a combined payment');
+  return checkMethod(order, req.method);
+}
+
+/** Every check above that applies to a request (the risk gate's, before it holds or refuses one). */
 export async function checkPayRequest(ctx: Ctx, order: PaymentOrder, req: HeldRequest): Promise<PaymentsResult<void>> {
   if (req.legs) {
     const legs = legSpecsOf(req);

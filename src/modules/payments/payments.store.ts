@@ -536,6 +536,16 @@ export async function currentHold(db: Queryable, orderId: bigint): Promise<RiskH
   return r.rows[0] ? toHold(r.rows[0] as Row) : undefined;
 }
 
+/**
+ * In one round trip, what the risk gate asks first: the order's current hold (open or cleared), and
+ * whether a review of it was rejected.
+ */
+export async function holdsForScreen(db: Queryable, orderId: bigint): Promise<{ current: RiskHold | undefined; rejected: RiskHold | undefined }> {
+  const r = await db.query(`SELECT ${HOLD_COLUMNS} FROM payment_risk_holds WHERE order_id = $1 AND (status IN ('open', 'cleared') OR (kind = 'review' AND status = 'rejected'))`, [orderId]);
+  const rows = r.rows.map((x) => toHold(x as Row));
+  return { current: rows.find((h) => h.status === 'open' || h.status === 'cleared'), rejected: rows.find((h) => h.status === 'rejected') };
+}
+
 export async function getHold(db: Queryable, id: bigint): Promise<RiskHold | undefined> {
   const r = await db.query(`SELECT ${HOLD_COLUMNS} FROM payment_risk_holds WHERE id = $1`, [id]);
   return r.rows[0] ? toHold(r.rows[0] as Row) : undefined;

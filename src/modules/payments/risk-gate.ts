@@ -27,9 +27,8 @@ import { fail, ok } from '../../kernel/errors.js';
 import type { PayAction, PayMethod } from '../channels/index.js';
 import type { Ctx, PaymentsResult } from './context.js';
 import { payable } from './pay.js';
-import { checkPayRequest } from './pay-request.js';
+import { checkPayRequest, checkPayShape } from './pay-request.js';
 import * as store from './payments.store.js';
-import { reviewBlock } from './review-block.js';
 import { combinedInFlight, LIVE_LEG } from './settle.js';
 import type { PaymentOrder } from './types.js';
 
@@ -38,7 +37,11 @@ export interface PaymentRiskPort {
   decide(event: {
     id: string; kind: string; at: number; amount: bigint; currency?: string; merchant?: string; merchant_mcc?: string; category?: string; channel?: string;
     card?: string; device?: string; ip?: string; user?: string; notify_url_ok?: boolean; return_url_ok?: boolean; claimed?: ('device' | 'ip' | 'user')[];
-  }, opts: { subject?: { kind: string; id: string } }): Promise<{ action: 'accept' | 'challenge' | 'review' | 'reject'; rule: string | null; reason: string | null; caseId: bigint | null }>;
+  }, opts: {
+    subject?: { kind: string; id: string };
+    /** Asked before a `review` opens a case for the subject; false: no case (the request is bad input). */
+    beforeCase?: () => Promise<boolean>;
+  }): Promise<{ action: 'accept' | 'challenge' | 'review' | 'reject'; rule: string | null; reason: string | null; caseId: bigint | null }>;
   /** A case's state (`open`, `approved`, `rejected`), or null when there is no such case: the recovery job's question. */
   caseStatus(caseId: bigint): Promise<string | null>;
 }
@@ -84,12 +87,14 @@ export async function screen(ctx: Ctx, inp: { order: PaymentOrder; request: Held
   // not asked about: asking could hold the order for a request that can never be carried out.
   const can = payable(ctx, order);
   if (!can.ok) return can;
-  const valid = await checkPayRequest(ctx, order, inp.request);
-  if (!valid.ok) return valid;
-  const blocked = await reviewBlock(ctx.pool, order.id);
-  if (!blocked.ok) return blocked;
+  // The request's shape first (no lookups); the instruments it names (cards, balance accounts) are
+  // looked up only when the answer would hold or refuse it — an accepted request meets the same
+  // checks in the payment itself, and the common path saves the round trips.
+  const shape = checkPayShape(ctx, order, inp.request);
+  if (!shape.ok) return shape;
   const now = ctx.clock.now();
-  const hold = await store.currentHold(ctx.pool, order.id);
+  const { current: hold, rejected } = await store.holdsForScreen(ctx.pool, order.id);
+  if (rejected) return fail('risk_rejected', 'a payment of this order was declined by risk control', { case_id: rejected.caseId === null ? null : String(rejected.caseId) });
   if (hold) {
     if (hold.status === 'cleared') {
       // Cleared by an operator or the payer's code: the same request goes through, once; a
@@ -100,7 +105,6 @@ export async function screen(ctx: Ctx, inp: { order: PaymentOrder; request: Held
       }
       if (!(await store.finishHold(ctx.pool, hold.id, 'failed', now, 'cleared'))) return fail('payment_in_progress', 'the cleared payment is being carried out');
     } else if (hold.kind === 'review') {
-      // Opened since reviewBlock looked, by a request of a moment ago.
       return fail('payment_in_progress', 'the payment is being reviewed by risk control', { case_id: String(hold.caseId) });
     } else if (hold.expiresAt.getTime() > now.getTime()) {
       return ok({ kind: 'challenge', challengeId: hold.id });
@@ -115,6 +119,7 @@ export async function screen(ctx: Ctx, inp: { order: PaymentOrder; request: Held
   if (inp.request.method && !inp.request.legs && legs.some((l) => l.status === 'pending' && l.method === inp.request.method && l.action !== null)) return ok({ kind: 'proceed' });
   const m = await ctx.merchants.get(order.merchantId, () => ctx.parties.getMerchant({ id: order.merchantId }));
   const category = typeof order.metadata['category'] === 'string' ? (order.metadata['category'] as string) : undefined;
+  let invalid: PaymentsResult<never> | undefined;
   const claimed = [...(inp.claimed ?? []), ...(order.payerCustomerId !== null && !inp.payerVerified ? ['user' as const] : [])];
   const d = await ctx.risk.decide({
     id: `pay:${order.id}:${ctx.nextId()}`, kind: 'payment', at: now.getTime(), amount: order.amount, currency: order.currency, merchant: order.merchantId.toString(),
@@ -123,8 +128,14 @@ export async function screen(ctx: Ctx, inp: { order: PaymentOrder; request: Held
     ...(order.payerCustomerId !== null ? { user: order.payerCustomerId.toString() } : {}),
     // Both were checked against the merchant's registered domains when the order was created.
     notify_url_ok: true, return_url_ok: true, ...(claimed.length > 0 ? { claimed } : {}),
-  }, { subject: { kind: 'payment_order', id: order.id.toString() } });
+  }, {
+    subject: { kind: 'payment_order', id: order.id.toString() },
+    // A request that names a card or account that does not exist is bad input: no case for it.
+    beforeCase: async () => (invalid = await instrumentsFault(ctx, order, inp.request)) === undefined,
+  });
   if (d.action === 'accept') return ok({ kind: 'proceed' });
+  if (d.action !== 'review') invalid = await instrumentsFault(ctx, order, inp.request);
+  if (invalid) return invalid;
   if (d.action === 'reject') return fail('risk_rejected', 'the payment was declined by risk control', { rule: d.rule });
   const id = ctx.nextId();
   if (d.action === 'review') {
@@ -263,4 +274,10 @@ export function heldRequest(b: {
     ...(b.client_ip ? { client_ip: b.client_ip } : {}),
     needs_payer: needs,
   };
+}
+
+/** The request's instruments checked (cards exist, balance accounts are the payer's): the fault, or undefined. */
+async function instrumentsFault(ctx: Ctx, order: PaymentOrder, req: HeldRequest): Promise<PaymentsResult<never> | undefined> {
+  const r = await checkPayRequest(ctx, order, req);
+  return r.ok ? undefined : r;
 }

@@ -286,7 +286,7 @@ export class Risk {
    * Decides an event (before authorization). The velocity windows count it, whatever the answer.
    * A `review` with a subject opens a case (written before the answer); see decideCase.
    */
-  async decide(given: RiskEvent, opts: { subject?: CaseSubject } = {}): Promise<RiskAnswer> {
+  async decide(given: RiskEvent, opts: { subject?: CaseSubject; beforeCase?: () => Promise<boolean> } = {}): Promise<RiskAnswer> {
     const t0 = performance.now();
     const event = this.asOfNow(given);
     const live = this.live;
@@ -315,7 +315,8 @@ export class Risk {
     this.log({ id: decisionId, eventId: event.id, eventKind: event.kind, event: ev, at, version: live?.version ?? 0, shadow: false, action: d.action, rule: d.rule, matched: d.matched, features: d.features, scores: d.scores, errors: d.errors, latencyUs });
     if (sd && shadow) this.log({ id: this.deps.nextId(), eventId: event.id, eventKind: event.kind, event: ev, at, version: shadow.version, shadow: true, action: sd.action, rule: sd.rule, matched: sd.matched, features: sd.features, scores: sd.scores, errors: sd.errors, latencyUs });
     let caseId: bigint | null = null;
-    if (d.action === 'review' && opts.subject) {
+    // The caller may find the subject cannot be carried out at all (bad input): then no case.
+    if (d.action === 'review' && opts.subject && (!opts.beforeCase || (await opts.beforeCase()))) {
       const c = await store.openCase(this.deps.pool, {
         id: this.deps.nextId(), eventId: event.id, subjectKind: opts.subject.kind, subjectId: opts.subject.id, merchant: event.merchant ?? null,
         version: live?.version ?? 0, rule: d.rule, reason: d.reason ?? 'review', event: ev, createdAt: this.deps.clock.now(),
