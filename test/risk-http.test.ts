@@ -112,6 +112,9 @@ describe('risk engine', () => {
     const o2 = await s.req('POST', '/v1/risk/observe', { event: ev({ at: new Date(Date.now() - 86_400_000).toISOString() }) });
     expect(o2.body.error.code).toBe('invalid_event');
     expect((await decide({ at: new Date(Date.now() - 10_000).toISOString() })).action).toBe('accept');
+    // Control characters (a NUL PostgreSQL cannot store) are bad input.
+    const nul = await s.req('POST', '/v1/risk/decide', { event: ev({ device: 'a\u0000b' }) });
+    expect(nul.status).toBe(400);
   });
 
   it('a review decision opens a case; operators approve or reject it once', async () => {

@@ -9,7 +9,7 @@ import { ACTIONS, ENTITIES, LIST_KINDS } from '../../modules/risk/domain/ruleset
 import { LATE_GRACE_MS } from '../../modules/risk/domain/velocity.js';
 import type { App } from '../app.js';
 import { registerStatuses } from '../errors.js';
-import { ErrorSchema, IdString, Limit, decodeCursor, page, parseId, toWire } from '../dto.js';
+import { ErrorSchema, IdString, Limit, PLAIN_TEXT, decodeCursor, page, parseId, toWire } from '../dto.js';
 
 const op = { auth: 'operator' as const };
 const write = { auth: 'operator' as const, role: 'operator' as const };
@@ -20,20 +20,20 @@ const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: Erro
 const Obj = Type.Record(Type.String(), Type.Unknown());
 const Version = Type.Object({ version: Type.String({ pattern: '^[0-9]{1,9}$' }) });
 const Merchant = Type.Object({ merchant: Type.String({ minLength: 1, maxLength: 200 }) });
-const Str = (max: number) => Type.Optional(Type.String({ maxLength: max }));
+const Str = (max: number) => Type.Optional(Type.String({ maxLength: max, pattern: PLAIN_TEXT }));
 
 registerStatuses(400, ['invalid_rule_set', 'invalid_list_entry', 'invalid_backtest', 'invalid_event']);
 registerStatuses(409, ['case_already_decided', 'breaker_not_tripped', 'rule_set_is_live']);
 
 export const EventSchema = Type.Object({
-  id: Type.String({ minLength: 1, maxLength: 200 }),
-  kind: Type.String({ minLength: 1, maxLength: 40 }),
+  id: Type.String({ minLength: 1, maxLength: 200, pattern: PLAIN_TEXT }),
+  kind: Type.String({ minLength: 1, maxLength: 40, pattern: PLAIN_TEXT }),
   at: Type.Optional(Type.String({ format: 'date-time', description: 'default: now; at most a minute from now either way' })),
   amount: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
   currency: Str(3), card: Str(200), device: Str(200), ip: Str(64), user: Str(200), phone: Str(32), bank_account: Str(64), merchant: Str(200),
   merchant_mcc: Str(8), category: Str(8), channel: Str(40),
   notify_url_ok: Type.Optional(Type.Boolean()), return_url_ok: Type.Optional(Type.Boolean()), failed: Type.Optional(Type.Boolean()),
-  payee: Type.Optional(Type.String({ maxLength: 200, description: 'the user receiving the money, when it is a user' })),
+  payee: Type.Optional(Type.String({ maxLength: 200, pattern: PLAIN_TEXT, description: 'the user receiving the money, when it is a user' })),
   claimed: Type.Optional(Type.Array(Type.Enum([...ENTITIES]), { maxItems: ENTITIES.length, description: 'values the payer\'s side asserted (e.g. a browser device id): a white-listed one does not skip the rules' })),
 }, { additionalProperties: false });
 

@@ -66,6 +66,14 @@ const DEFAULT_REARM_MS = 3_600_000;
 const MAX_REARM_MS = 31 * 86_400_000;
 /** Decisions kept for the log while the database cannot take them; older ones are dropped (and counted in the error log). */
 const MAX_LOG_BACKLOG = 100_000;
+/** Graph edges and money flows kept while the database cannot take them. */
+const MAX_GRAPH_BACKLOG = 1_000_000;
+
+/** PostgreSQL refused the data itself (class 22: a NUL character, an invalid escape, ...): retrying it cannot help. */
+function isDataError(e: unknown): boolean {
+  const code = (e as { code?: unknown }).code;
+  return typeof code === 'string' && code.startsWith('22');
+}
 
 export class Risk {
   private live: Loaded | null = null;
@@ -110,7 +118,7 @@ export class Risk {
 
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
-    await this.flush();
+    await this.flush(true);
     await this.velocity.close?.();
   }
 
@@ -130,14 +138,28 @@ export class Risk {
   private refreshing = false;
 
   /**
-   * Counts this process's own changes (versions, lists, breakers). A poll that read the database
-   * while one was made may have read the state from before it, so it applies nothing of those
-   * (the next poll reads them again); the graph only grows, and is applied whatever happened.
+   * This process's own changes (versions, lists, breakers) made while a poll is reading, as they
+   * were applied here. The poll may have read the state from before them, so they are applied again
+   * on top of what it read; a later change elsewhere is then picked up by the next poll.
    */
-  private generation = 0;
+  private duringPoll: (() => void)[] | null = null;
+
+  /** Applies a local change to the in-memory state, and again after a poll under way. */
+  private local(apply: () => void): void {
+    apply();
+    this.duringPoll?.push(apply);
+  }
 
   private async refreshNow(): Promise<void> {
-    const gen = this.generation;
+    this.duringPoll = [];
+    try {
+      await this.readAndApply();
+    } finally {
+      this.duringPoll = null;
+    }
+  }
+
+  private async readAndApply(): Promise<void> {
     const v = await store.liveVersions(this.deps.pool);
     const live = v.active === null ? null : this.live?.version === v.active ? this.live : { version: v.active, set: await this.compiledVersion(v.active) };
     const shadow = v.shadow === null ? null : this.shadowSet?.version === v.shadow ? this.shadowSet : { version: v.shadow, set: await this.compiledVersion(v.shadow) };
@@ -173,7 +195,6 @@ export class Risk {
       if (flows.length < 50_000) break;
     }
     const breakers = await store.currentBreakers(this.deps.pool, new Date(this.deps.clock.nowMs() - MAX_REARM_MS));
-    if (gen !== this.generation) return;
     this.live = live;
     this.shadowSet = shadow;
     changes.sort((x, y) => (x.seq < y.seq ? -1 : x.seq > y.seq ? 1 : 0));
@@ -188,6 +209,7 @@ export class Risk {
       if (b.state === 'tripped') this.breakers.set(b.merchant, b);
       else if (b.releasedAt) this.releasedAt.set(b.merchant, b.releasedAt.getTime());
     }
+    for (const apply of this.duringPoll ?? []) apply();
   }
 
   private async compiledVersion(version: number): Promise<CompiledRuleSet> {
@@ -241,8 +263,7 @@ export class Risk {
         await store.retireStatus(c, 'shadow', -1);
         await store.audit(c, { id: this.deps.nextId(), kind: 'shadow_stopped', subject: 'rule_sets', details: {}, actor: inp.actor ?? '', now: this.deps.clock.now() });
       });
-      this.generation++;
-      this.shadowSet = null;
+      this.local(() => (this.shadowSet = null));
       return ok(null);
     }
     return this.setLive(inp.version, 'shadow', inp.actor ?? '');
@@ -263,14 +284,15 @@ export class Risk {
       return ok({ ...row, status, activatedAt: status === 'active' ? now : row.activatedAt });
     });
     if (!r.ok) return r;
-    this.generation++;
-    if (status === 'active') {
-      this.live = { version, set: set! };
-      if (this.shadowSet?.version === version) this.shadowSet = null;
-    } else {
-      this.shadowSet = { version, set: set! };
-      if (this.live?.version === version) this.live = null;
-    }
+    this.local(() => {
+      if (status === 'active') {
+        this.live = { version, set: set! };
+        if (this.shadowSet?.version === version) this.shadowSet = null;
+      } else {
+        this.shadowSet = { version, set: set! };
+        if (this.live?.version === version) this.live = null;
+      }
+    });
     this.deps.log?.info({ version, status }, 'risk rule set switched');
     return r;
   }
@@ -405,12 +427,24 @@ export class Risk {
 
   private log(row: store.DecisionRow): void {
     this.logBuffer.push(row);
-    if (this.logBuffer.length >= 2_000) void this.flush();
+    // Early when the buffer is full, unless a failed flush is waiting for its retry (the timer's).
+    if (this.logBuffer.length >= 2_000 && !this.flushing && Date.now() >= this.retryAt) void this.flush();
   }
 
-  /** Writes the buffered decision log and graph edges. */
-  async flush(): Promise<void> {
+  /** After a failed write, no flush before this time (Date.now()): a database away is not hammered. */
+  private retryAt = 0;
+
+  /**
+   * Writes the buffered decision log and graph edges. A write that fails for a while (the database
+   * is away) is put back for a later flush, at most one a second — every insert is idempotent. One
+   * the database refuses for its data (SQLSTATE class 22, e.g. a NUL character in a value) is
+   * retried row by row and the rows it refuses are dropped (logged), so one bad value cannot jam the
+   * log. The graph's edges and flows are kept up to a bound as well as the log (they are linked in
+   * memory once, and other processes learn them only from here).
+   */
+  async flush(force = false): Promise<void> {
     while (this.flushing) await this.flushing;
+    if (!force && Date.now() < this.retryAt) return;
     if (this.logBuffer.length === 0 && this.edgeBuffer.length === 0 && this.flowBuffer.length === 0) return;
     const rows = this.logBuffer;
     const edges = this.edgeBuffer;
@@ -418,25 +452,44 @@ export class Risk {
     this.logBuffer = [];
     this.edgeBuffer = [];
     this.flowBuffer = [];
-    const now = this.deps.clock.now();
-    // A write that fails (the database is away) is put back for the next flush — every insert is
-    // idempotent. The graph's edges and flows are kept whatever happens (they are linked in memory
-    // once, and other processes learn them only from here); the log is kept up to a bound.
-    const keep = <T>(what: string, xs: T[], back: (xs: T[]) => void) => (e: Error) => {
-      this.deps.log?.error({ err: e.message, rows: xs.length }, `risk ${what} write failed; kept for the next flush`);
-      back(xs);
+    let failed = false;
+    const write = async <T>(what: string, xs: T[], insert: (ys: T[]) => Promise<void>, back: (ys: T[]) => void): Promise<void> => {
+      if (xs.length === 0) return;
+      try {
+        await insert(xs);
+      } catch (e) {
+        if (!isDataError(e)) {
+          failed = true;
+          this.deps.log?.error({ err: (e as Error).message, rows: xs.length }, `risk ${what} write failed; kept for a later flush`);
+          back(xs);
+          return;
+        }
+        // Find the rows the database refuses; the others are written.
+        for (const x of xs) {
+          try {
+            await insert([x]);
+          } catch (e1) {
+            if (isDataError(e1)) this.deps.log?.error({ err: (e1 as Error).message }, `risk ${what} row refused by the database; dropped`);
+            else {
+              failed = true;
+              back([x]);
+            }
+          }
+        }
+      }
+    };
+    const bounded = <T>(xs: T[], max: number, what: string): T[] => {
+      if (xs.length <= max) return xs;
+      this.deps.log?.error({ dropped: xs.length - max }, `risk ${what} backlog full: the oldest dropped`);
+      return xs.slice(-max);
     };
     this.flushing = Promise.all([
-      rows.length ? store.insertDecisions(this.deps.pool, rows).catch(keep('decision log', rows, (xs) => {
-        this.logBuffer = xs.concat(this.logBuffer);
-        if (this.logBuffer.length > MAX_LOG_BACKLOG) {
-          this.deps.log?.error({ dropped: this.logBuffer.length - MAX_LOG_BACKLOG }, 'risk decision log backlog full: oldest decisions dropped');
-          this.logBuffer = this.logBuffer.slice(-MAX_LOG_BACKLOG);
-        }
-      })) : undefined,
-      edges.length ? store.insertGraphEdges(this.deps.pool, edges).catch(keep('graph edge', edges, (xs) => (this.edgeBuffer = xs.concat(this.edgeBuffer)))) : undefined,
-      flows.length ? store.insertFlows(this.deps.pool, flows).catch(keep('money flow', flows, (xs) => (this.flowBuffer = xs.concat(this.flowBuffer)))) : undefined,
-    ]).then(() => undefined).finally(() => {
+      write('decision log', rows, (ys) => store.insertDecisions(this.deps.pool, ys), (ys) => (this.logBuffer = bounded(ys.concat(this.logBuffer), MAX_LOG_BACKLOG, 'decision log'))),
+      write('graph edge', edges, (ys) => store.insertGraphEdges(this.deps.pool, ys), (ys) => (this.edgeBuffer = bounded(ys.concat(this.edgeBuffer), MAX_GRAPH_BACKLOG, 'graph edge'))),
+      write('money flow', flows, (ys) => store.insertFlows(this.deps.pool, ys), (ys) => (this.flowBuffer = bounded(ys.concat(this.flowBuffer), MAX_GRAPH_BACKLOG, 'money flow'))),
+    ]).then(() => {
+      this.retryAt = failed ? Date.now() + 1_000 : 0;
+    }).finally(() => {
       this.flushing = undefined;
     });
     await this.flushing;
@@ -509,16 +562,16 @@ export class Risk {
     }
     const saved: store.ListEntryRow[] = [];
     for (let i = 0; i < rows.length; i += 10_000) saved.push(...(await store.upsertListEntries(this.deps.pool, rows.slice(i, i + 10_000), this.deps.clock.now())));
-    this.generation++;
-    for (const e of saved) this.lists.put({ kind: e.list, entity: e.entity, value: e.value, expiresAt: e.expiresAt?.getTime() ?? null });
+    this.local(() => {
+      for (const e of saved) this.lists.put({ kind: e.list, entity: e.entity, value: e.value, expiresAt: e.expiresAt?.getTime() ?? null });
+    });
     return ok(saved);
   }
 
   async removeListEntry(inp: { id: bigint }): Promise<RiskResult<store.ListEntryRow>> {
     const r = await store.removeListEntry(this.deps.pool, inp.id, this.deps.clock.now());
     if (!r) return fail('list_entry_not_found', `no live list entry ${inp.id}`);
-    this.generation++;
-    this.lists.remove(r.list, r.entity, r.value);
+    this.local(() => this.lists.remove(r.list, r.entity, r.value));
     return ok(r);
   }
 
@@ -580,8 +633,17 @@ export class Risk {
     const now = this.deps.clock.nowMs();
     const released = this.releasedAt.get(merchant);
     if (released !== undefined && now - released < rearmMs) return;
-    await this.trip({ merchant, mode: cfg.mode, score, reason: `${cfg.score} ${score} >= ${cfg.at_least}`, actor: 'risk-engine', rearmBefore: new Date(now - rearmMs) });
+    // The database said no a moment ago (tripped or released elsewhere, not yet polled): not again
+    // for every decision until the poll brings the news.
+    const tried = this.tripRefused.get(merchant);
+    if (tried !== undefined && now - tried < this.pollEvery) return;
+    const row = await this.trip({ merchant, mode: cfg.mode, score, reason: `${cfg.score} ${score} >= ${cfg.at_least}`, actor: 'risk-engine', rearmBefore: new Date(now - rearmMs) });
+    if (row) this.tripRefused.delete(merchant);
+    else this.tripRefused.set(merchant, now);
   }
+
+  /** When an automatic trip of each merchant was last refused by the database (see maybeTrip). */
+  private readonly tripRefused = new Map<string, number>();
 
   /** Trips a merchant's breaker (automatically, or by an operator); audited. */
   async trip(inp: { merchant: string; mode: 'hold' | 'refuse'; score?: number | null; reason: string; actor: string; rearmBefore?: Date }): Promise<store.BreakerRow | undefined> {
@@ -592,8 +654,7 @@ export class Risk {
       return r;
     });
     if (row) {
-      this.generation++;
-      this.breakers.set(inp.merchant, row);
+      this.local(() => this.breakers.set(inp.merchant, row));
       this.deps.log?.warn({ merchant: inp.merchant, reason: inp.reason }, 'merchant circuit breaker tripped');
     }
     return row;
@@ -607,9 +668,10 @@ export class Risk {
       return row;
     });
     if (!r) return fail('breaker_not_tripped', `merchant ${inp.merchant} has no tripped breaker`);
-    this.generation++;
-    this.breakers.delete(inp.merchant);
-    this.releasedAt.set(inp.merchant, now.getTime());
+    this.local(() => {
+      this.breakers.delete(inp.merchant);
+      this.releasedAt.set(inp.merchant, now.getTime());
+    });
     return ok(r);
   }
 

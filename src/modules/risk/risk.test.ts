@@ -66,6 +66,8 @@ describe('risk service state', () => {
       try {
         await blocker.query('BEGIN');
         await blocker.query('LOCK TABLE risk_merchant_breakers IN ACCESS EXCLUSIVE MODE');
+        // Another process trips a breaker; the poll reads it once the lock is gone.
+        await blocker.query(`INSERT INTO risk_merchant_breakers (merchant, state, mode, score, reason, tripped_at) VALUES ('m-elsewhere', 'tripped', 'refuse', null, 'by hand elsewhere', now())`);
         const poll = a.refresh(true);
         await new Promise((r) => setTimeout(r, 200));
         // ...while this process activates version 2.
@@ -76,6 +78,8 @@ describe('risk service state', () => {
         blocker.release();
       }
       expect(a.versions().active).toBe(v2.value.version);
+      // What the poll read from elsewhere is applied all the same.
+      expect((a as unknown as { breakers: Map<string, unknown> }).breakers.has('m-elsewhere')).toBe(true);
       expect((await a.decide({ id: 'race-1', kind: 'payment', at: Date.now(), amount: 1n })).action).toBe('reject');
       // The next poll reads the database as it is now.
       await a.refresh(true);
@@ -99,13 +103,37 @@ describe('risk service state', () => {
         await db.pool.query('ALTER TABLE risk_decisions_away RENAME TO risk_decisions');
         await db.pool.query('ALTER TABLE risk_graph_edges_away RENAME TO risk_graph_edges');
       }
-      await a.flush();
+      // A failed flush waits a second before the next (the timer's); force it here.
+      await a.flush(true);
       const d = await db.pool.query(`SELECT count(*)::int AS n FROM risk_decisions WHERE event_id = 'lost-1'`);
       expect(d.rows[0].n).toBe(1);
       const e = await db.pool.query(`SELECT count(*)::int AS n FROM risk_graph_edges WHERE user_id = 'flush-u1' AND value = 'flush-d1'`);
       expect(e.rows[0].n).toBe(1);
       const f = await db.pool.query(`SELECT count(*)::int AS n FROM risk_money_flows WHERE payer = 'flush-u1' AND payee = 'flush-u2'`);
       expect(f.rows[0].n).toBe(1);
+    } finally {
+      await a.close();
+    }
+  });
+});
+
+describe('data the database refuses', () => {
+  it('a value PostgreSQL cannot store (a NUL character) is dropped from the log and the graph; the rest is written', async () => {
+    let n = 1n;
+    const a = new Risk({ pool: db.pool, clock: systemClock, nextId: () => 11_000_000n + n++, pollMs: 60_000 });
+    await a.start();
+    try {
+      await a.decide({ id: 'nul-1', kind: 'payment', at: Date.now(), amount: 1n, user: 'nul-user', device: 'bad\u0000device' });
+      await a.decide({ id: 'nul-2', kind: 'payment', at: Date.now(), amount: 1n, user: 'nul-user', device: 'good-device' });
+      await a.flush();
+      const d = await db.pool.query(`SELECT event_id FROM risk_decisions WHERE event_id IN ('nul-1', 'nul-2') ORDER BY event_id`);
+      expect(d.rows.map((r) => r.event_id)).toEqual(['nul-2']);
+      const e = await db.pool.query(`SELECT value FROM risk_graph_edges WHERE user_id = 'nul-user' AND entity = 'device'`);
+      expect(e.rows.map((r) => r.value)).toEqual(['good-device']);
+      // Nothing is left to jam later flushes.
+      await a.decide({ id: 'nul-3', kind: 'payment', at: Date.now(), amount: 1n, user: 'nul-user' });
+      await a.flush();
+      expect((await db.pool.query(`SELECT 1 FROM risk_decisions WHERE event_id = 'nul-3'`)).rowCount).toBe(1);
     } finally {
       await a.close();
     }

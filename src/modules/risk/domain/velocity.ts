@@ -29,7 +29,7 @@ export interface Observation {
   value: number;
   /** distinct: the member counted. */
   member: string;
-  /** The event's id (a store that keeps members by id needs it unique). */
+  /** The event's identity (engine.observationIdentity: its id, kind and outcome): seen again within RETRY_MS, a retry. */
   eventId: string;
   /** false: the event does not count in this window (its filter said no); only read the value at `at`. */
   add: boolean;
