@@ -129,6 +129,10 @@ describe('risk control at the cashier', () => {
     expect(r.body.error).toMatchObject({ code: 'risk_rejected', details: { rule: 'NO-666' } });
     expect(await balance(card)).toBe(10_000);
     expect((await ok('GET', `/v1/payment-orders/${o.order_no}`)).legs).toEqual([]);
+    // A refusal says nothing about the card: a card tester learns no ids that exist.
+    const probe = await s.req('POST', cashierPath(o, '/pay'), { legs: [{ kind: 'card', card_id: '999999999999', amount: 666 }], device_id: 'test-device' });
+    expect(probe.status).toBe(422);
+    expect(probe.body.error.code).toBe('risk_rejected');
   });
 
   it('a challenge sends a code; a wrong code is refused, the right one lets the payment through', async () => {
@@ -184,10 +188,25 @@ describe('risk control at the cashier', () => {
 
   it('every cashier decision is in the risk log with the order as its subject', async () => {
     const log = (await ok('GET', '/v1/risk/decisions?limit=100')).data.filter((d: any) => d.event_kind === 'payment');
-    expect(log).toHaveLength(4); // rejected, challenged (the repeat showed the same challenge), reviewed twice
+    expect(log).toHaveLength(5); // rejected twice (the probe), challenged (the repeat showed the same challenge), reviewed twice
     expect(log.every((d: any) => d.event.merchant === m.id && d.event.device === 'test-device')).toBe(true);
     expect(new Set(log.map((d: any) => d.action))).toEqual(new Set(['reject', 'challenge', 'review']));
   });
+
+  it('a malformed token (the cashier\'s or a payer token with a non-ASCII character) is refused, not a server error', async () => {
+    const card = await soldCard(10_000);
+    const p = await payer(615);
+    const o = await order(1_000, { payer_customer_id: p.id });
+    const token = (await ok('POST', `/v1/customers/${p.id}/payer-token`)).payer_token as string;
+    // Same length in characters, not in bytes.
+    const forged = `${token.slice(0, -1)}é`;
+    const r = await s.req('POST', cashierPath(o, '/pay'), { legs: [{ kind: 'card', card_id: card, amount: 1_000 }], device_id: 'test-device', payer_token: forged });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    const t = new URL(o.cashier_url).searchParams.get('t')!;
+    const bad = await s.req('GET', `/cashier/${o.order_no}/status?t=${encodeURIComponent(`${t.slice(0, -1)}é`)}`);
+    expect(bad.status).toBe(404);
+  });
+
   it('parallel guesses at a step-up code count as tries: four wrong answers, then the challenge is gone', async () => {
     const card = await soldCard(100_000);
     const o = await order(25_000);

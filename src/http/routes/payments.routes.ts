@@ -13,7 +13,7 @@ import type { LegSpec, PaymentLeg, PaymentOrder, Payments } from '../../modules/
 import { heldRequest, ORDER_METHODS } from '../../modules/payments/index.js';
 import type { App, AppDeps } from '../app.js';
 import { registerStatuses } from '../errors.js';
-import { Amount, ErrorSchema, IdString, Limit, decodeCursor, page, parseId, toWire } from '../dto.js';
+import { Amount, ErrorSchema, IdString, Limit, PLAIN_TEXT, decodeCursor, page, parseId, toWire } from '../dto.js';
 import { cashierPage } from './cashier.page.js';
 
 const op = { auth: 'operator' as const };
@@ -54,7 +54,17 @@ export function checkPayerToken(key: Buffer, customerId: bigint, token: string, 
   const exp = Number(token.split('.')[0]);
   if (!Number.isSafeInteger(exp) || exp < nowSeconds) return false;
   const expected = payerToken(key, customerId, exp);
-  return token.length === expected.length && timingSafeEqual(Buffer.from(token), Buffer.from(expected));
+  return sameText(token, expected);
+}
+
+/**
+ * Constant-time equality of a presented token and the expected one. Their byte lengths are compared
+ * first: characters are not bytes, and timingSafeEqual throws on buffers of different lengths.
+ */
+function sameText(presented: string, expected: string): boolean {
+  const a = Buffer.from(presented);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 /** The cashier link's token: an HMAC of the order number, so order numbers alone do not open cashiers. */
@@ -123,7 +133,7 @@ export function registerPaymentRoutes(app: App, deps: AppDeps & { cashierKey: Bu
 
   app.post('/v1/merchant/orders/:order_no/pay', {
     config: merchant,
-    schema: { tags, summary: 'Start paying an order through a channel (server-to-server, e.g. Native QR)', security: signed, params: Type.Object({ order_no: OrderNo }), body: Type.Object({ method: Method, bank_card: Type.Optional(BankCard), payer_open_id: Type.Optional(Type.String({ maxLength: 128 })), client_ip: Type.Optional(Type.String({ maxLength: 45 })) }, { additionalProperties: false }), response: { 200: Obj, 202: Obj, ...errors } },
+    schema: { tags, summary: 'Start paying an order through a channel (server-to-server, e.g. Native QR)', security: signed, params: Type.Object({ order_no: OrderNo }), body: Type.Object({ method: Method, bank_card: Type.Optional(BankCard), payer_open_id: Type.Optional(Type.String({ maxLength: 128, pattern: PLAIN_TEXT })), client_ip: Type.Optional(Type.String({ maxLength: 45, pattern: PLAIN_TEXT })) }, { additionalProperties: false }), response: { 200: Obj, 202: Obj, ...errors } },
   }, async (req, reply) => {
     const o = await ownOrder(req, req.params.order_no);
     const b = req.body;
@@ -204,7 +214,7 @@ export function registerPaymentRoutes(app: App, deps: AppDeps & { cashierKey: Bu
 
   const cashierOrder = async (orderNo: string, token: string | undefined): Promise<PaymentOrder> => {
     const expected = cashierToken(deps.cashierKey, orderNo);
-    if (!token || token.length !== expected.length || !timingSafeEqual(Buffer.from(token), Buffer.from(expected))) throw new DomainError('order_not_found', 'no such order');
+    if (!token || !sameText(token, expected)) throw new DomainError('order_not_found', 'no such order');
     return unwrap(await payments.getOrderByNo(orderNo));
   };
   const T = Type.Object({ t: Type.Optional(Type.String({ maxLength: 64 })) });
@@ -229,7 +239,7 @@ export function registerPaymentRoutes(app: App, deps: AppDeps & { cashierKey: Bu
         method: Type.Optional(Method), bank_card: Type.Optional(BankCard),
         legs: Type.Optional(Type.Array(Type.Object({ kind: Type.Enum(['card', 'balance', 'channel']), amount: Amount, card_id: Type.Optional(IdString), pin: Type.Optional(Type.String({ maxLength: 12 })), account_id: Type.Optional(IdString), method: Type.Optional(Method), bank_card: Type.Optional(BankCard) }, { additionalProperties: false }), { minItems: 1, maxItems: 5 })),
         payer_token: Type.Optional(Type.String({ maxLength: 64, description: 'the signed-in payer\'s token (POST /v1/customers/{id}/payer-token): consent to spend their balance, and proof to risk control that they are the order\'s payer' })),
-        device_id: Type.Optional(Type.String({ maxLength: 128, description: 'the payer device\'s fingerprint, for risk control' })),
+        device_id: Type.Optional(Type.String({ maxLength: 128, pattern: PLAIN_TEXT, description: 'the payer device\'s fingerprint, for risk control' })),
       }, { additionalProperties: false }),
       response: { 200: Obj, 202: Obj, ...errors },
     },

@@ -73,7 +73,12 @@ export async function payWithChannel(ctx: Ctx, inp: ChannelPayInput): Promise<Pa
     // Asked again before each attempt: the closes and the channels' answers took time, in which
     // another request may have been held for review.
     const stillFree = await reviewBlock(ctx.pool, order.id);
-    if (!stillFree.ok) return stillFree;
+    if (!stillFree.ok) {
+      // Earlier attempts were closed or declined above: the order is left without a live one, so
+      // it is settled now (failed after a rejected review) rather than left `processing`.
+      await reopenOrCloseIfIdle(ctx, ctx.pool, (await store.getOrder(ctx.pool, order.id))!, await store.legsOf(ctx.pool, order.id), ctx.clock.now());
+      return stillFree;
+    }
     const legId = ctx.nextId();
     const now = ctx.clock.now();
     await store.insertLegs(ctx.pool, [{ id: legId, orderId: order.id, legNo: legs.length + 1, kind: 'channel', amount: order.amount, channelAccountId: account.id, method: inp.method, outTradeNo: outTradeNo(legId), routeTrace: { ...decision.trace, chosen: account.code }, now }]);

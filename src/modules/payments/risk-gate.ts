@@ -134,9 +134,11 @@ export async function screen(ctx: Ctx, inp: { order: PaymentOrder; request: Held
     beforeCase: async () => (invalid = await instrumentsFault(ctx, order, inp.request)) === undefined,
   });
   if (d.action === 'accept') return ok({ kind: 'proceed' });
-  if (d.action !== 'review') invalid = await instrumentsFault(ctx, order, inp.request);
-  if (invalid) return invalid;
+  // A refusal says nothing about the request's card (a card tester must not learn which ids exist);
+  // a challenge is sent only for a request that can be carried out.
   if (d.action === 'reject') return fail('risk_rejected', 'the payment was declined by risk control', { rule: d.rule });
+  if (d.action === 'challenge') invalid = await instrumentsFault(ctx, order, inp.request);
+  if (invalid) return invalid;
   const id = ctx.nextId();
   if (d.action === 'review') {
     if (!(await store.insertHold(ctx.pool, { id, orderId: order.id, kind: 'review', caseId: d.caseId, request: inp.request, codeHash: null, expiresAt: order.expiresAt, now }))) {
