@@ -411,6 +411,16 @@ describe('risk control at the cashier', () => {
     expect(closed.body).toMatchObject({ status: 'failed', failure_code: 'risk_rejected' });
   });
 
+  it('an approved hold taken for carrying out, but left without a leg by a crash, is carried out by the recovery job', async () => {
+    const { card, o, caseId } = await heldPayment(57_000);
+    // carryOut marked the hold used, then the process died before the request wrote its legs.
+    await decidedWithoutHandler(caseId, 'approved', "status = 'used', decided_at = now() - interval '6 minutes'");
+    await until('the recovered payment', async () => (await view(o)).status === 'succeeded', 15_000);
+    expect(await balance(card)).toBe(43_000);
+    expect(await holdStatuses(o)).toEqual(['used']);
+    expect((await view(o)).legs).toHaveLength(1);
+  });
+
   it('an approved hold left cleared by a crash before it was carried out is carried out by the recovery job', async () => {
     const { card, o, caseId } = await heldPayment(56_000);
     // resolveReview committed the clearance, then the process died before carryOut took the hold.

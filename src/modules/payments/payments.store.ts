@@ -514,12 +514,15 @@ export interface RiskHold {
   expiresAt: Date;
   status: 'open' | 'cleared' | 'used' | 'rejected' | 'failed';
   createdAt: Date;
+  /** When it last changed status (cleared, used, ...). */
+  decidedAt: Date | null;
 }
 
-const HOLD_COLUMNS = 'id, order_id, kind, case_id, request, code_hash, attempts, expires_at, status, created_at';
+const HOLD_COLUMNS = 'id, order_id, kind, case_id, request, code_hash, attempts, expires_at, status, created_at, decided_at';
 const toHold = (r: Row): RiskHold => ({
   id: r['id'] as bigint, orderId: r['order_id'] as bigint, kind: r['kind'] as RiskHold['kind'], caseId: (r['case_id'] as bigint | null) ?? null, request: r['request'] as RiskHold['request'],
   codeHash: (r['code_hash'] as string | null) ?? null, attempts: r['attempts'] as number, expiresAt: r['expires_at'] as Date, status: r['status'] as RiskHold['status'], createdAt: r['created_at'] as Date,
+  decidedAt: (r['decided_at'] as Date | null) ?? null,
 });
 
 /** Opens a hold; false when the order already has one open or cleared. */
@@ -598,6 +601,28 @@ export async function strandedClearedReviews(db: Queryable, before: Date, limit:
     [before, limit],
   );
   return r.rows.map((x) => toHold(x as Row));
+}
+
+/**
+ * Approved review holds taken for carrying out (`used`) before `before` whose request never wrote a
+ * leg (the process died in between), on an order still waiting for payment: taken again at most
+ * `maxTries` times in all.
+ */
+export async function strandedUsedReviews(db: Queryable, before: Date, maxTries: number, limit: number): Promise<RiskHold[]> {
+  const r = await db.query(
+    `SELECT ${HOLD_COLUMNS.split(', ').map((c) => `h.${c}`).join(', ')} FROM payment_risk_holds h JOIN payment_orders o ON o.id = h.order_id
+      WHERE h.status = 'used' AND h.kind = 'review' AND h.request @> '{"needs_payer": false}' AND h.decided_at < $1 AND h.attempts < $2 AND o.status = 'created'
+        AND NOT EXISTS (SELECT 1 FROM payment_legs l WHERE l.order_id = h.order_id AND l.created_at >= h.decided_at)
+      ORDER BY h.decided_at LIMIT $3`,
+    [before, maxTries, limit],
+  );
+  return r.rows.map((x) => toHold(x as Row));
+}
+
+/** Takes a stranded used hold for one more try (one process wins: its count of tries is compared and raised). */
+export async function retakeUsedHold(db: Queryable, id: bigint, attempts: number, now: Date): Promise<boolean> {
+  const r = await db.query(`UPDATE payment_risk_holds SET decided_at = $3, attempts = attempts + 1 WHERE id = $1 AND status = 'used' AND attempts = $2`, [id, attempts, now]);
+  return r.rowCount === 1;
 }
 
 /** Review holds still open that were opened before `before` (the recovery job's list). */

@@ -236,8 +236,21 @@ export async function recoverReviews(ctx: Ctx, run: Runner, olderThanMs = 30_000
     if (!r.ok) ctx.log?.warn({ order: h.orderId.toString(), code: r.code }, 'approved payment could not be carried out');
     n++;
   }
+  // Taken for carrying out, but the process died before the request wrote anything: it is run
+  // again (a few times at most; one process takes each try). Five minutes on, so a request still
+  // closing earlier attempts at their channels (before it writes its own leg) is not run twice.
+  for (const h of await store.strandedUsedReviews(ctx.pool, new Date(now.getTime() - USED_STRANDED_MS), USED_RETRIES, 100)) {
+    if (!(await store.retakeUsedHold(ctx.pool, h.id, h.attempts, now))) continue;
+    const r = await run(h.orderId, h.request);
+    if (!r.ok) ctx.log?.warn({ order: h.orderId.toString(), code: r.code }, 'approved payment could not be carried out');
+    n++;
+  }
   return n;
 }
+
+/** How many times in all the recovery job runs an approved request that never wrote a leg. */
+const USED_RETRIES = 3;
+const USED_STRANDED_MS = 5 * 60_000;
 
 /** The payer typed the step-up code. Every try counts, taken atomically: parallel guesses get no more than five. */
 export async function passChallenge(ctx: Ctx, inp: { orderId: bigint; challengeId: bigint; code: string }, run: Runner): Promise<PaymentsResult<Carried>> {
