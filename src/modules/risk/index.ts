@@ -142,24 +142,25 @@ export class Risk {
    * were applied here. The poll may have read the state from before them, so they are applied again
    * on top of what it read; a later change elsewhere is then picked up by the next poll.
    */
-  private duringPoll: (() => void)[] | null = null;
+  private readonly duringPolls = new Set<(() => void)[]>();
 
-  /** Applies a local change to the in-memory state, and again after a poll under way. */
+  /** Applies a local change to the in-memory state, and again after each poll under way (a forced one may run beside the timer's). */
   private local(apply: () => void): void {
     apply();
-    this.duringPoll?.push(apply);
+    for (const p of this.duringPolls) p.push(apply);
   }
 
   private async refreshNow(): Promise<void> {
-    this.duringPoll = [];
+    const during: (() => void)[] = [];
+    this.duringPolls.add(during);
     try {
-      await this.readAndApply();
+      await this.readAndApply(during);
     } finally {
-      this.duringPoll = null;
+      this.duringPolls.delete(during);
     }
   }
 
-  private async readAndApply(): Promise<void> {
+  private async readAndApply(during: (() => void)[]): Promise<void> {
     const v = await store.liveVersions(this.deps.pool);
     const live = v.active === null ? null : this.live?.version === v.active ? this.live : { version: v.active, set: await this.compiledVersion(v.active) };
     const shadow = v.shadow === null ? null : this.shadowSet?.version === v.shadow ? this.shadowSet : { version: v.shadow, set: await this.compiledVersion(v.shadow) };
@@ -209,7 +210,7 @@ export class Risk {
       if (b.state === 'tripped') this.breakers.set(b.merchant, b);
       else if (b.releasedAt) this.releasedAt.set(b.merchant, b.releasedAt.getTime());
     }
-    for (const apply of this.duringPoll ?? []) apply();
+    for (const apply of during) apply();
   }
 
   private async compiledVersion(version: number): Promise<CompiledRuleSet> {
