@@ -389,6 +389,29 @@ describe('risk control at the cashier', () => {
     expect(await balance(card)).toBe(10_000);
   });
 
+  it('a switch of method stopped by a review rejected while it closed the earlier attempt fails the order (not left processing)', async () => {
+    await ok('POST', '/v1/channel-accounts', { code: 'ali-switch', provider: 'alipay', mode: 'aggregated', config: sims.alipay.config, methods: ['alipay_qr'] });
+    const card = await soldCard(10_000);
+    const o = await order(1_000, { methods: ['card', 'wechat_native', 'alipay_qr'] });
+    expect((await s.req('POST', cashierPath(o, '/pay'), { method: 'wechat_native', device_id: 'test-device' })).body.action?.type).toBe('qr_code');
+    // WeChat answers slowly: switching to Alipay closes the QR attempt first, which takes a while...
+    sims.wechatpay.sim.setFaults({ latencyMs: 1_500 });
+    try {
+      const switching = s.req('POST', cashierPath(o, '/pay'), { method: 'alipay_qr', device_id: 'test-device' });
+      await new Promise((r) => setTimeout(r, 300));
+      // ...in which another request is held for review and the review is rejected.
+      const held = await s.req('POST', cashierPath(o, '/pay'), { legs: [{ kind: 'card', card_id: card, amount: 1_000 }], device_id: 'flagged-device' });
+      expect(held.body.outcome, JSON.stringify(held.body)).toBe('risk_review');
+      await ok('POST', `/v1/risk/cases/${held.body.case_id}/decision`, { approve: false, note: 'fraud ring' });
+      const r = await switching;
+      expect([r.status, r.body.error?.code]).toEqual([422, 'risk_rejected']);
+    } finally {
+      sims.wechatpay.sim.setFaults({ latencyMs: 0 });
+    }
+    expect(await view(o)).toMatchObject({ status: 'failed', failure_code: 'risk_rejected' });
+    expect(await balance(card)).toBe(10_000);
+  });
+
   it('after a rejected review nothing new starts, even on an order a race left payable, and closing it fails it', async () => {
     const { card, o, caseId } = await heldPayment(60_000, { methods: ['card', 'wechat_native'] });
     // As an attempt that ended at the very moment of the rejection can leave it: the hold rejected,
