@@ -444,6 +444,22 @@ describe('risk control at the cashier', () => {
     expect((await view(o)).legs).toHaveLength(1);
   });
 
+  it('an approved request carried out to a refusal that wrote nothing (no channel) is not run again by the recovery job', async () => {
+    // No UnionPay account is registered here: the approved request is refused before any leg.
+    const o = await order(58_000, { methods: ['card', 'unionpay_qr'] });
+    const r = await s.req('POST', cashierPath(o, '/pay'), { method: 'unionpay_qr', device_id: 'test-device' });
+    expect(r.body.outcome, JSON.stringify(r.body)).toBe('risk_review');
+    await ok('POST', `/v1/risk/cases/${r.body.case_id}/decision`, { approve: true });
+    const hold = async () => (await s.db.pool.query('SELECT h.status, h.attempts, h.carried_at FROM payment_risk_holds h JOIN payment_orders o ON o.id = h.order_id WHERE o.order_no = $1', [o.order_no])).rows[0];
+    expect(await hold()).toMatchObject({ status: 'used', attempts: 0 });
+    expect((await hold()).carried_at).not.toBeNull();
+    // Long after: the recovery job (every 100 ms here) leaves it be.
+    await s.db.pool.query(`UPDATE payment_risk_holds SET decided_at = now() - interval '6 minutes' WHERE case_id = $1`, [r.body.case_id]);
+    await new Promise((res) => setTimeout(res, 1_000));
+    expect(await hold()).toMatchObject({ status: 'used', attempts: 0 });
+    expect((await view(o)).legs).toEqual([]);
+  });
+
   it('an approved hold left cleared by a crash before it was carried out is carried out by the recovery job', async () => {
     const { card, o, caseId } = await heldPayment(56_000);
     // resolveReview committed the clearance, then the process died before carryOut took the hold.

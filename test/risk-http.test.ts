@@ -115,6 +115,14 @@ describe('risk engine', () => {
     // Control characters (a NUL PostgreSQL cannot store) are bad input.
     const nul = await s.req('POST', '/v1/risk/decide', { event: ev({ device: 'a\u0000b' }) });
     expect(nul.status).toBe(400);
+    for (const [path, body] of [
+      ['/v1/risk/lists', { entries: [{ list: 'black', entity: 'ip', value: 'x\u0000', source: 't' }] }],
+      ['/v1/risk/breakers/m\u0000x/trip', { mode: 'hold', reason: 'r' }],
+      ['/v1/risk/decide', { event: ev({}), subject: { kind: 'k', id: 'a\u0000' } }],
+    ] as const) {
+      const r = await s.req('POST', path, body);
+      expect(r.status, `${path} ${JSON.stringify(r.body)}`).toBe(400);
+    }
   });
 
   it('a review decision opens a case; operators approve or reject it once', async () => {

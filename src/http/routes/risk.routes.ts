@@ -19,7 +19,7 @@ const tags = ['risk'];
 const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 422: ErrorSchema };
 const Obj = Type.Record(Type.String(), Type.Unknown());
 const Version = Type.Object({ version: Type.String({ pattern: '^[0-9]{1,9}$' }) });
-const Merchant = Type.Object({ merchant: Type.String({ minLength: 1, maxLength: 200 }) });
+const Merchant = Type.Object({ merchant: Type.String({ minLength: 1, maxLength: 200, pattern: PLAIN_TEXT }) });
 const Str = (max: number) => Type.Optional(Type.String({ maxLength: max, pattern: PLAIN_TEXT }));
 
 registerStatuses(400, ['invalid_rule_set', 'invalid_list_entry', 'invalid_backtest', 'invalid_event']);
@@ -98,7 +98,7 @@ export function registerRiskRoutes(app: App, deps: { clock: { nowMs(): number } 
     config: write,
     schema: {
       tags, summary: 'Decide an event (for systems outside Paycore; payments and cards call the engine themselves)', security,
-      body: Type.Object({ event: EventSchema, subject: Type.Optional(Type.Object({ kind: Type.String({ minLength: 1, maxLength: 40 }), id: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false })) }, { additionalProperties: false }),
+      body: Type.Object({ event: EventSchema, subject: Type.Optional(Type.Object({ kind: Type.String({ minLength: 1, maxLength: 40, pattern: PLAIN_TEXT }), id: Type.String({ minLength: 1, maxLength: 200, pattern: PLAIN_TEXT }) }, { additionalProperties: false })) }, { additionalProperties: false }),
       response: { 200: Obj, ...errors },
     },
   }, async (req) => decisionDto(await risk.decide(toRiskEvent(req.body.event as EventBody, deps.clock.nowMs()), req.body.subject ? { subject: req.body.subject } : {})));
@@ -134,7 +134,7 @@ export function registerRiskRoutes(app: App, deps: { clock: { nowMs(): number } 
     bodyLimit: 64 * 1024 * 1024,
     schema: {
       tags, summary: 'Add (or update) list entries', security,
-      body: Type.Object({ entries: Type.Array(Type.Object({ list: Type.Enum([...LIST_KINDS]), entity: Type.Enum([...ENTITIES]), value: Type.String({ minLength: 1, maxLength: 200 }), expires_at: Type.Optional(Type.String({ format: 'date-time' })), source: Type.String({ minLength: 1, maxLength: 100 }), reason: Str(500) }, { additionalProperties: false }), { minItems: 1, maxItems: 100_000 }) }, { additionalProperties: false }),
+      body: Type.Object({ entries: Type.Array(Type.Object({ list: Type.Enum([...LIST_KINDS]), entity: Type.Enum([...ENTITIES]), value: Type.String({ minLength: 1, maxLength: 200, pattern: PLAIN_TEXT }), expires_at: Type.Optional(Type.String({ format: 'date-time' })), source: Type.String({ minLength: 1, maxLength: 100, pattern: PLAIN_TEXT }), reason: Str(500) }, { additionalProperties: false }), { minItems: 1, maxItems: 100_000 }) }, { additionalProperties: false }),
       response: { 201: Obj, ...errors },
     },
   }, async (req, reply) => {
@@ -185,7 +185,7 @@ export function registerRiskRoutes(app: App, deps: { clock: { nowMs(): number } 
   // ---- related accounts, alerts ----
   app.get('/v1/risk/graph', {
     config: op,
-    schema: { tags, summary: 'The related-account component (关联账户) of a user or a shared value', security, querystring: Type.Object({ entity: Type.Enum([...ENTITIES]), value: Type.String({ minLength: 1, maxLength: 200 }) }), response: { 200: Obj, ...errors } },
+    schema: { tags, summary: 'The related-account component (关联账户) of a user or a shared value', security, querystring: Type.Object({ entity: Type.Enum([...ENTITIES]), value: Type.String({ minLength: 1, maxLength: 200, pattern: PLAIN_TEXT }) }), response: { 200: Obj, ...errors } },
   }, async (req) => risk.component(req.query.entity as never, req.query.value));
 
   app.get('/v1/risk/alerts', { config: op, schema: { tags, summary: 'Risk alerts (funds moving in cycles among related accounts)', security, querystring: Type.Object({ limit: Limit }), response: { 200: Obj, ...errors } } }, async (req) =>
@@ -196,7 +196,7 @@ export function registerRiskRoutes(app: App, deps: { clock: { nowMs(): number } 
 
   app.post('/v1/risk/breakers/:merchant/trip', {
     config: write,
-    schema: { tags, summary: 'Trip a merchant\'s breaker by hand', security, params: Merchant, body: Type.Object({ mode: Type.Enum(['hold', 'refuse']), reason: Type.String({ minLength: 1, maxLength: 500 }) }, { additionalProperties: false }), response: { 200: Obj, ...errors } },
+    schema: { tags, summary: 'Trip a merchant\'s breaker by hand', security, params: Merchant, body: Type.Object({ mode: Type.Enum(['hold', 'refuse']), reason: Type.String({ minLength: 1, maxLength: 500, pattern: PLAIN_TEXT }) }, { additionalProperties: false }), response: { 200: Obj, ...errors } },
   }, async (req) => {
     const r = await risk.trip({ merchant: req.params.merchant, mode: req.body.mode, reason: req.body.reason, actor: actor(req) });
     if (!r) throw new DomainError('breaker_already_tripped', `merchant ${req.params.merchant}'s breaker is already tripped`);

@@ -604,14 +604,14 @@ export async function strandedClearedReviews(db: Queryable, before: Date, limit:
 }
 
 /**
- * Approved review holds taken for carrying out (`used`) before `before` whose request never wrote a
- * leg (the process died in between), on an order still waiting for payment: taken again at most
- * `maxTries` times in all.
+ * Approved review holds taken for carrying out (`used`) before `before` whose request was never
+ * carried out to its end and wrote no leg (the process died in between), on an order still waiting
+ * for payment: taken again at most `maxTries` times in all.
  */
 export async function strandedUsedReviews(db: Queryable, before: Date, maxTries: number, limit: number): Promise<RiskHold[]> {
   const r = await db.query(
     `SELECT ${HOLD_COLUMNS.split(', ').map((c) => `h.${c}`).join(', ')} FROM payment_risk_holds h JOIN payment_orders o ON o.id = h.order_id
-      WHERE h.status = 'used' AND h.kind = 'review' AND h.request @> '{"needs_payer": false}' AND h.decided_at < $1 AND h.attempts < $2 AND o.status = 'created'
+      WHERE h.status = 'used' AND h.kind = 'review' AND h.carried_at IS NULL AND h.request @> '{"needs_payer": false}' AND h.decided_at < $1 AND h.attempts < $2 AND o.status = 'created'
         AND NOT EXISTS (SELECT 1 FROM payment_legs l WHERE l.order_id = h.order_id AND l.created_at >= h.decided_at)
       ORDER BY h.decided_at LIMIT $3`,
     [before, maxTries, limit],
@@ -623,6 +623,11 @@ export async function strandedUsedReviews(db: Queryable, before: Date, maxTries:
 export async function retakeUsedHold(db: Queryable, id: bigint, attempts: number, now: Date): Promise<boolean> {
   const r = await db.query(`UPDATE payment_risk_holds SET decided_at = $3, attempts = attempts + 1 WHERE id = $1 AND status = 'used' AND attempts = $2`, [id, attempts, now]);
   return r.rowCount === 1;
+}
+
+/** The hold's request was carried out to its end (whatever it answered): never run again. */
+export async function markHoldCarried(db: Queryable, id: bigint, now: Date): Promise<void> {
+  await db.query(`UPDATE payment_risk_holds SET carried_at = $2 WHERE id = $1 AND carried_at IS NULL`, [id, now]);
 }
 
 /** Review holds still open that were opened before `before` (the recovery job's list). */

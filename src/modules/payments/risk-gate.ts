@@ -171,6 +171,8 @@ async function carryOut(ctx: Ctx, hold: store.RiskHold, run: Runner): Promise<Pa
   if (hold.request.needs_payer) return ok({ order: (await store.getOrder(ctx.pool, hold.orderId))!, action: null, waitingForPayer: true });
   if (!(await store.useHold(ctx.pool, hold.id, now))) return fail('payment_in_progress', 'the cleared payment is being carried out');
   const r = await run(hold.orderId, hold.request);
+  // Carried out, whatever the answer (a decline, an insufficient balance): recovery leaves it be.
+  await store.markHoldCarried(ctx.pool, hold.id, ctx.clock.now());
   if (!r.ok) return r;
   return ok({ ...r.value, waitingForPayer: false });
 }
@@ -236,12 +238,14 @@ export async function recoverReviews(ctx: Ctx, run: Runner, olderThanMs = 30_000
     if (!r.ok) ctx.log?.warn({ order: h.orderId.toString(), code: r.code }, 'approved payment could not be carried out');
     n++;
   }
-  // Taken for carrying out, but the process died before the request wrote anything: it is run
-  // again (a few times at most; one process takes each try). Five minutes on, so a request still
-  // closing earlier attempts at their channels (before it writes its own leg) is not run twice.
+  // Taken for carrying out, but the process died before the request was carried out to its end
+  // and before it wrote anything: it is run again (a few times at most; one process takes each
+  // try). Five minutes on, so a request still closing earlier attempts at their channels (before
+  // it writes its own leg) is not run twice.
   for (const h of await store.strandedUsedReviews(ctx.pool, new Date(now.getTime() - USED_STRANDED_MS), USED_RETRIES, 100)) {
     if (!(await store.retakeUsedHold(ctx.pool, h.id, h.attempts, now))) continue;
     const r = await run(h.orderId, h.request);
+    await store.markHoldCarried(ctx.pool, h.id, ctx.clock.now());
     if (!r.ok) ctx.log?.warn({ order: h.orderId.toString(), code: r.code }, 'approved payment could not be carried out');
     n++;
   }

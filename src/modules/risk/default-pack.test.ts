@@ -23,6 +23,11 @@ function engine() {
       const base = baseContext(ev);
       return decide(set, ev, base, store.observe(observationsFor(set.velocity, ev, base)), lists);
     },
+    /** The outcome of the last decided event, fed under its id (as POST /v1/risk/observe). */
+    failLast(e: Partial<RiskEvent>): void {
+      const ev: RiskEvent = { id: `e${n}`, kind: 'payment', at: clock, amount: 10_000n, merchant: 'shop', ...e, failed: true };
+      store.observe(observationsFor(set.velocity, ev, baseContext(ev)));
+    },
   };
 }
 
@@ -48,6 +53,19 @@ describe('the default rule pack', () => {
     expect(ds.every((d) => d.action === 'accept')).toBe(true);
     expect(Math.max(...ds.map((d) => d.scores['tx_score']!))).toBeLessThan(80);
     expect(Math.max(...ds.map((d) => d.scores['merchant_score']!))).toBeLessThan(80);
+  });
+
+  it('outcomes fed under the decisions\' ids count as failures, not as more attempts', () => {
+    const e = engine();
+    const actions: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const d = e.run({ card: 'unlucky', device: `dev${i}`, amount: 100n });
+      actions.push(d.rule ?? 'none');
+      e.failLast({ card: 'unlucky', device: `dev${i}`, amount: 100n });
+    }
+    // Four small attempts (CT-01 wants five) with their failures: SC-01 (three failures) decides the fourth.
+    expect(actions).toEqual(['none', 'none', 'none', 'SC-01']);
+    expect(e.run({ card: 'unlucky', device: 'dev9', amount: 100n }).features).toMatchObject({ card_small_10m: 5, card_fail_1h: 4 });
   });
 
   it('each rule fires on its own pattern', () => {

@@ -69,6 +69,17 @@ const MAX_LOG_BACKLOG = 100_000;
 /** Graph edges and money flows kept while the database cannot take them. */
 const MAX_GRAPH_BACKLOG = 1_000_000;
 
+/** A local change; after a poll, with the sequence number of each list entry the poll read. */
+type LocalChange = (polled: Map<string, bigint> | undefined) => void;
+
+const listKey = (list: string, entity: string, value: string): string => `${list}\u0001${entity}\u0001${value}`;
+
+/** The poll read a later change of this list entry than the local one (made elsewhere since). */
+function newerElsewhere(polled: Map<string, bigint> | undefined, e: { list: string; entity: string; value: string; seq: bigint }): boolean {
+  const seq = polled?.get(listKey(e.list, e.entity, e.value));
+  return seq !== undefined && seq > e.seq;
+}
+
 /** PostgreSQL refused the data itself (class 22: a NUL character, an invalid escape, ...): retrying it cannot help. */
 function isDataError(e: unknown): boolean {
   const code = (e as { code?: unknown }).code;
@@ -142,16 +153,20 @@ export class Risk {
    * were applied here. The poll may have read the state from before them, so they are applied again
    * on top of what it read; a later change elsewhere is then picked up by the next poll.
    */
-  private readonly duringPolls = new Set<(() => void)[]>();
+  private readonly duringPolls = new Set<LocalChange[]>();
 
-  /** Applies a local change to the in-memory state, and again after each poll under way (a forced one may run beside the timer's). */
-  private local(apply: () => void): void {
-    apply();
+  /**
+   * Applies a local change to the in-memory state, and again after each poll under way (a forced
+   * one may run beside the timer's). A list change is not applied again over a newer change of the
+   * same entry that the poll read (made elsewhere after this one).
+   */
+  private local(apply: LocalChange): void {
+    apply(undefined);
     for (const p of this.duringPolls) p.push(apply);
   }
 
   private async refreshNow(): Promise<void> {
-    const during: (() => void)[] = [];
+    const during: LocalChange[] = [];
     this.duringPolls.add(during);
     try {
       await this.readAndApply(during);
@@ -160,7 +175,7 @@ export class Risk {
     }
   }
 
-  private async readAndApply(during: (() => void)[]): Promise<void> {
+  private async readAndApply(during: LocalChange[]): Promise<void> {
     const v = await store.liveVersions(this.deps.pool);
     const live = v.active === null ? null : this.live?.version === v.active ? this.live : { version: v.active, set: await this.compiledVersion(v.active) };
     const shadow = v.shadow === null ? null : this.shadowSet?.version === v.shadow ? this.shadowSet : { version: v.shadow, set: await this.compiledVersion(v.shadow) };
@@ -210,7 +225,9 @@ export class Risk {
       if (b.state === 'tripped') this.breakers.set(b.merchant, b);
       else if (b.releasedAt) this.releasedAt.set(b.merchant, b.releasedAt.getTime());
     }
-    for (const apply of during) apply();
+    const polled = new Map<string, bigint>();
+    for (const e of changes) polled.set(listKey(e.list, e.entity, e.value), e.seq);
+    for (const apply of during) apply(polled);
   }
 
   private async compiledVersion(version: number): Promise<CompiledRuleSet> {
@@ -428,6 +445,11 @@ export class Risk {
 
   private log(row: store.DecisionRow): void {
     this.logBuffer.push(row);
+    // The database away for long: the oldest decisions of the log go first (and that is logged).
+    if (this.logBuffer.length > MAX_LOG_BACKLOG + 10_000) {
+      this.deps.log?.error({ dropped: this.logBuffer.length - MAX_LOG_BACKLOG }, 'risk decision log backlog full: the oldest dropped');
+      this.logBuffer = this.logBuffer.slice(-MAX_LOG_BACKLOG);
+    }
     // Early when the buffer is full, unless a failed flush is waiting for its retry (the timer's).
     if (this.logBuffer.length >= 2_000 && !this.flushing && Date.now() >= this.retryAt) void this.flush();
   }
@@ -465,16 +487,20 @@ export class Risk {
           back(xs);
           return;
         }
-        // Find the rows the database refuses; the others are written.
-        for (const x of xs) {
+        // Find the rows the database refuses; the others are written. The database going away
+        // meanwhile stops the search: what is left goes back whole, for a later flush.
+        for (let i = 0; i < xs.length; i++) {
           try {
-            await insert([x]);
+            await insert([xs[i]!]);
           } catch (e1) {
-            if (isDataError(e1)) this.deps.log?.error({ err: (e1 as Error).message }, `risk ${what} row refused by the database; dropped`);
-            else {
-              failed = true;
-              back([x]);
+            if (isDataError(e1)) {
+              this.deps.log?.error({ err: (e1 as Error).message }, `risk ${what} row refused by the database; dropped`);
+              continue;
             }
+            failed = true;
+            this.deps.log?.error({ err: (e1 as Error).message, rows: xs.length - i }, `risk ${what} write failed; kept for a later flush`);
+            back(xs.slice(i));
+            return;
           }
         }
       }
@@ -509,7 +535,7 @@ export class Risk {
     if (!(inp.from.getTime() < inp.to.getTime())) return fail('invalid_backtest', 'from must be before to');
     const set = await this.compiledVersion(inp.version).catch(() => undefined);
     if (!set) return fail('rule_set_not_found', `no rule set version ${inp.version}`);
-    await this.flush();
+    await this.flush(true);
     const limit = Math.min(inp.limit ?? 100_000, 1_000_000);
     const vel = new MemoryVelocityStore();
     const out = { version: inp.version, events: 0, same: 0, changed: 0, breaker_overridden: 0, transitions: {} as Record<string, number>, rules: {} as Record<string, number>, samples: [] as { event_id: string; logged: string; replayed: string; rule: string | null }[] };
@@ -563,8 +589,8 @@ export class Risk {
     }
     const saved: store.ListEntryRow[] = [];
     for (let i = 0; i < rows.length; i += 10_000) saved.push(...(await store.upsertListEntries(this.deps.pool, rows.slice(i, i + 10_000), this.deps.clock.now())));
-    this.local(() => {
-      for (const e of saved) this.lists.put({ kind: e.list, entity: e.entity, value: e.value, expiresAt: e.expiresAt?.getTime() ?? null });
+    this.local((polled) => {
+      for (const e of saved) if (!newerElsewhere(polled, e)) this.lists.put({ kind: e.list, entity: e.entity, value: e.value, expiresAt: e.expiresAt?.getTime() ?? null });
     });
     return ok(saved);
   }
@@ -572,7 +598,9 @@ export class Risk {
   async removeListEntry(inp: { id: bigint }): Promise<RiskResult<store.ListEntryRow>> {
     const r = await store.removeListEntry(this.deps.pool, inp.id, this.deps.clock.now());
     if (!r) return fail('list_entry_not_found', `no live list entry ${inp.id}`);
-    this.local(() => this.lists.remove(r.list, r.entity, r.value));
+    this.local((polled) => {
+      if (!newerElsewhere(polled, r)) this.lists.remove(r.list, r.entity, r.value);
+    });
     return ok(r);
   }
 
@@ -638,7 +666,13 @@ export class Risk {
     // for every decision until the poll brings the news.
     const tried = this.tripRefused.get(merchant);
     if (tried !== undefined && now - tried < this.pollEvery) return;
-    const row = await this.trip({ merchant, mode: cfg.mode, score, reason: `${cfg.score} ${score} >= ${cfg.at_least}`, actor: 'risk-engine', rearmBefore: new Date(now - rearmMs) });
+    let row: store.BreakerRow | undefined;
+    try {
+      row = await this.trip({ merchant, mode: cfg.mode, score, reason: `${cfg.score} ${score} >= ${cfg.at_least}`, actor: 'risk-engine', rearmBefore: new Date(now - rearmMs) });
+    } catch (e) {
+      // The database away: the decision is made all the same; the trip is tried again later.
+      this.deps.log?.error({ merchant, err: (e as Error).message }, 'merchant circuit breaker could not be tripped');
+    }
     if (row) this.tripRefused.delete(merchant);
     else this.tripRefused.set(merchant, now);
   }

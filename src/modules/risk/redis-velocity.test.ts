@@ -73,11 +73,14 @@ describe('Redis velocity store', () => {
           const when = st.ancient && !again ? Math.max(0, newest - W - 90_000) : at;
           const e = again ?? { at: when, eventId: `${id}:e\u0001${i}:`, key: `${id}:${st.key}`, member: st.member, v: st.v, add: st.add };
           if (!again) done.push(e);
-          const base = { windowMs: W, key: e.key, at: when, eventId: e.eventId, add: again ? st.add : e.add };
+          const add = again ? st.add : e.add;
+          const base = { windowMs: W, key: e.key, at: when, eventId: e.eventId };
+          // The windows' filters differ: the distinct one passes another set of events (an outcome
+          // fed under a decision's id counts only where the decision did not).
           const obs: Observation[] = [
-            { ...base, window: 'c', kind: 'count', value: 1, member: '' },
-            { ...base, window: 's', kind: 'sum', value: e.v, member: '' },
-            { ...base, window: 'd', kind: 'distinct', value: 1, member: e.member },
+            { ...base, window: 'c', kind: 'count', value: 1, member: '', add },
+            { ...base, window: 's', kind: 'sum', value: e.v, member: '', add },
+            { ...base, window: 'd', kind: 'distinct', value: 1, member: e.member, add: st.v % 2 === 0 },
           ];
           expect(await r.observe(obs)).toEqual(m.observe(obs));
         }

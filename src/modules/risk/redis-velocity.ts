@@ -2,8 +2,8 @@
  * The velocity store shared by several processes: Redis (ioredis), one sorted set per window and
  * key, scored by event time. One Lua script per decision adds the event to each window it counts in,
  * trims what is older than the window plus the late-event grace, and answers each window's value
- * over (t - W, t]; an event id observed again within RETRY_MS of its first observation only reads —
- * the same semantics as the in-memory store, tested against it.
+ * over (t - W, t]; an event id counts at most once in a window within RETRY_MS of its first
+ * observation — the same semantics as the in-memory store, tested against it.
  *
  * Cost: count is O(log n); sum and distinct scan the window's entries in Redis (O(n)), fine for
  * per-card or per-device windows, heavier for a busy merchant's long window.
@@ -18,11 +18,12 @@ const GRACE_MS = LATE_GRACE_MS;
 // the event id and `@at`: the value is a number and the member is length-prefixed, so neither a
 // member nor an event id can break the parsing, whatever it holds; the time keeps an event observed
 // again after RETRY_MS (which counts again) apart from its first observation.
-// An event id first observed less than RETRY_MS before (by event time) only reads, as in the
-// in-memory store; its seen key holds that first time, and expires in real time a little later.
+// An event id counts at most once in a window within RETRY_MS of its first observation (by event
+// time), as in the in-memory store: its seen key is a hash of that first time (field '@') and the
+// windows it was counted in (a field each), and expires in real time a little after RETRY_MS.
 const SCRIPT = `
 local out = {}
-local retry = {}
+local fresh = {}
 local n = #KEYS / 2
 for i = 1, n do
   local key = KEYS[2 * i - 1]
@@ -33,16 +34,18 @@ for i = 1, n do
   local at = tonumber(ARGV[b + 3])
   local entry = ARGV[b + 4]
   local add = ARGV[b + 6] == '1'
-  if retry[seenKey] == nil then
-    local first = redis.call('GET', seenKey)
-    if first and tonumber(first) > at - ${RETRY_MS} then
-      retry[seenKey] = true
-    else
-      retry[seenKey] = false
-      redis.call('SET', seenKey, tostring(at), 'PX', ${RETRY_MS + 2 * GRACE_MS})
+  if fresh[seenKey] == nil then
+    local first = redis.call('HGET', seenKey, '@')
+    if not first or tonumber(first) <= at - ${RETRY_MS} then
+      redis.call('DEL', seenKey)
+      redis.call('HSET', seenKey, '@', tostring(at))
     end
+    redis.call('PEXPIRE', seenKey, ${RETRY_MS + 2 * GRACE_MS})
+    fresh[seenKey] = true
   end
-  if add and not retry[seenKey] then
+  -- Counted in this window already (a retry, or the decision an outcome of the same id follows).
+  if add and redis.call('HSETNX', seenKey, key, '1') == 0 then add = false end
+  if add then
     redis.call('ZADD', key, 'NX', at, entry)
     local newest = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
     local top = tonumber(newest[2])

@@ -93,6 +93,28 @@ describe('risk service state', () => {
     expect(a.versions().active).toBe(v2.value.version);
   });
 
+  it('a local list change is not applied again over a later change elsewhere that the poll read', async () => {
+    const a = await started(12_000_000n, 60_000);
+    const blocker = await db.pool.connect();
+    try {
+      // Hold the poll up at its first read...
+      await blocker.query('BEGIN');
+      await blocker.query('LOCK TABLE risk_rule_sets IN ACCESS EXCLUSIVE MODE');
+      const poll = a.refresh(true);
+      await new Promise((r) => setTimeout(r, 100));
+      // ...while this process black-lists an IP, and another process removes the entry after it.
+      const put = await a.putListEntries({ entries: [{ list: 'black', entity: 'ip', value: '7.7.7.7', source: 'test' }] });
+      if (!put.ok) throw new Error(put.message);
+      await db.pool.query(`UPDATE risk_list_entries SET removed_at = now(), seq = nextval('risk_list_seq'), changed_at = clock_timestamp() WHERE id = $1`, [put.value[0]!.id]);
+      await blocker.query('COMMIT');
+      await poll;
+    } finally {
+      blocker.release();
+    }
+    // The poll read the removal, which is later than the local change: it stands.
+    expect(a.lists.lookup('ip', '7.7.7.7', Date.now()).black).toBe(false);
+  });
+
   it('writes the decision log, graph edges and money flows later when the database refused them', async () => {
     const a = await started(9_000_000n, 60_000);
     await db.pool.query('ALTER TABLE risk_decisions RENAME TO risk_decisions_away');

@@ -80,21 +80,11 @@ function passes(v: CompiledVelocity, base: Record<string, unknown>): boolean {
   }
 }
 
-/**
- * What makes an observation a retry of an earlier one (counted once): the same event id, kind and
- * outcome. An outcome fed later under the decision's id (`failed: true`, a refund) is a new fact
- * about the transaction, not a retry of its decision.
- */
-export function observationIdentity(ev: RiskEvent): string {
-  return `${ev.id}\u0001${ev.kind}\u0001${ev.failed ? 1 : 0}`;
-}
-
 /** The observations an event makes in the given windows (a window whose key the event lacks is skipped: its value is 0). */
 export function observationsFor(windows: readonly CompiledVelocity[], ev: RiskEvent, base: Record<string, unknown>): (Observation | null)[] {
-  const identity = observationIdentity(ev);
   return windows.map((v) => {
     const o = {} as Observation;
-    return fillObservation(o, v, ev, base, identity) ? o : null;
+    return fillObservation(o, v, ev, base) ? o : null;
   });
 }
 
@@ -103,8 +93,7 @@ const scratch = {} as Observation;
 /** observationsFor + MemoryVelocityStore.observe without an object per window (the hot path in one process). */
 export function observeInMemory(store: MemoryVelocityStore, windows: readonly CompiledVelocity[], ev: RiskEvent, base: Record<string, unknown>): number[] {
   const out = new Array<number>(windows.length);
-  const identity = observationIdentity(ev);
-  for (let i = 0; i < windows.length; i++) out[i] = fillObservation(scratch, windows[i]!, ev, base, identity) ? store.observeOne(scratch) : 0;
+  for (let i = 0; i < windows.length; i++) out[i] = fillObservation(scratch, windows[i]!, ev, base) ? store.observeOne(scratch) : 0;
   store.endEvent(ev.at);
   return out;
 }
@@ -113,7 +102,7 @@ export function observeInMemory(store: MemoryVelocityStore, windows: readonly Co
  * Fills `o` with the event's observation in window `v`; false when the event lacks the window's key.
  * (The in-memory store reuses one object for all of an event's windows: nothing is allocated.)
  */
-export function fillObservation(o: Observation, v: CompiledVelocity, ev: RiskEvent, base: Record<string, unknown>, identity: string): boolean {
+export function fillObservation(o: Observation, v: CompiledVelocity, ev: RiskEvent, base: Record<string, unknown>): boolean {
   let key: string;
   const keys = v.keys;
   if (keys.length === 1) {
@@ -135,7 +124,7 @@ export function fillObservation(o: Observation, v: CompiledVelocity, ev: RiskEve
   o.at = ev.at;
   o.value = v.kind === 'sum' ? Number(ev.amount) : 1;
   o.member = member;
-  o.eventId = identity;
+  o.eventId = ev.id;
   // An event the window does not count (its filter, or no member to count) still reads its value.
   o.add = passes(v, base) && !(v.kind === 'distinct' && member === '');
   return true;

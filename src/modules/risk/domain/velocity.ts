@@ -7,8 +7,10 @@
  * answered exactly over their own window as long as they are less than a minute late; one later than
  * its window plus that minute only reads (it would be dropped at once).
  *
- * An event id counts once however often it is observed within RETRY_MS of its first observation
- * (a retried consume, a caller retrying after a timeout): the later observations only read. Both
+ * An event id counts at most once in a window however often it is observed within RETRY_MS of its
+ * first observation (a retried consume, a caller retrying after a timeout): the later observations
+ * only read there. An outcome fed later under the same id (`failed`, a refund) therefore counts only
+ * in the windows that did not count the decision (those whose filter selects the outcome). Both
  * stores keep the ids of that long, by event time, so they agree.
  *
  * Windows are identified by what they compute (kind, key, distinct target, span, filter), not by
@@ -29,7 +31,7 @@ export interface Observation {
   value: number;
   /** distinct: the member counted. */
   member: string;
-  /** The event's identity (engine.observationIdentity: its id, kind and outcome): seen again within RETRY_MS, a retry. */
+  /** The event's id: counted in this window already less than RETRY_MS before, it only reads. */
   eventId: string;
   /** false: the event does not count in this window (its filter said no); only read the value at `at`. */
   add: boolean;
@@ -115,7 +117,7 @@ class Window {
     this.keepAt = this.keep < this.head ? this.ts[this.keep]! : Infinity;
   }
 
-  /** `retry`: the event id was observed less than RETRY_MS before; it only reads. */
+  /** `retry`: the event was counted in this window already (less than RETRY_MS before); it only reads. */
   add(o: Observation, retry: boolean): number {
     if (!o.add || retry) return this.read(o);
     if (o.at >= this.latest) {
@@ -172,19 +174,28 @@ class Window {
   }
 }
 
+/** An event id's first observation (by event time) and the windows it was counted in, a bit each. */
+interface Seen {
+  at: number;
+  words: number[];
+}
+
 /** The in-memory store (one process). Idle windows are swept a few at a time as events arrive. */
 export class MemoryVelocityStore implements VelocityStore {
   private readonly windows = new Map<string, Map<string, Window>>();
   private sweeper: { id: string; it: Iterator<[string, Window]>; windowMs: number } | undefined;
   private sweepCursor = 0;
-  /** Event ids first observed in the last RETRY_MS (by event time), with that time; oldest first. */
-  private readonly seen = new Map<string, number>();
+  /** Event ids first observed in the last RETRY_MS (by event time): when, and the windows they were counted in. */
+  private readonly seen = new Map<string, Seen>();
+  /** The same records, oldest first (to forget them). */
   private seenIds: string[] = [];
-  private seenAt: number[] = [];
+  private seenRecs: Seen[] = [];
   private seenHead = 0;
-  /** The event of the last observation, and whether its id had been seen before it. */
+  /** Each window's bit in a Seen record. */
+  private readonly windowBits = new Map<string, number>();
+  /** The event of the last observation, and its record. */
   private lastEvent: string | undefined;
-  private lastRetry = false;
+  private lastSeen: Seen | undefined;
 
   observe(obs: readonly (Observation | null)[]): number[] {
     const out = new Array<number>(obs.length);
@@ -210,40 +221,58 @@ export class MemoryVelocityStore implements VelocityStore {
   observeOne(o: Observation): number {
     if (o.eventId !== this.lastEvent) {
       this.lastEvent = o.eventId;
-      const first = this.seen.get(o.eventId);
-      this.lastRetry = first !== undefined && first > o.at - RETRY_MS;
-      if (!this.lastRetry) this.remember(o.eventId, o.at);
+      const rec = this.seen.get(o.eventId);
+      this.lastSeen = rec && rec.at > o.at - RETRY_MS ? rec : this.remember(o.eventId, o.at);
+    }
+    // Counted here already (a retry, or the decision an outcome of the same id follows): only read.
+    let adds = o.add;
+    if (adds) {
+      const b = this.windowBits.get(o.window) ?? this.newWindowBit(o.window);
+      const words = this.lastSeen!.words;
+      const word = b >>> 5;
+      const bit = 1 << (b & 31);
+      const had = words[word] ?? 0;
+      if ((had & bit) !== 0) adds = false;
+      else words[word] = had | bit;
     }
     let byKey = this.windows.get(o.window);
     if (!byKey) this.windows.set(o.window, (byKey = new Map()));
     let w = byKey.get(o.key);
     if (!w) {
-      if (!o.add || this.lastRetry) return 0;
+      if (!adds) return 0;
       byKey.set(o.key, (w = new Window(o.kind)));
     }
-    return w.add(o, this.lastRetry);
+    return w.add(o, o.add && !adds);
   }
 
-  private remember(id: string, at: number): void {
-    this.seen.set(id, at);
+  private newWindowBit(window: string): number {
+    const b = this.windowBits.size;
+    this.windowBits.set(window, b);
+    return b;
+  }
+
+  private remember(id: string, at: number): Seen {
+    const rec: Seen = { at, words: [] };
+    this.seen.set(id, rec);
     this.seenIds.push(id);
-    this.seenAt.push(at);
+    this.seenRecs.push(rec);
     // Ids arrive in about time order (late ones by less than the grace): forget from the front what
     // no event of now (give or take the grace) can be a retry of.
     const before = at - RETRY_MS - 2 * LATE_GRACE_MS;
     let h = this.seenHead;
-    while (h < this.seenIds.length && this.seenAt[h]! < before) {
+    while (h < this.seenIds.length && this.seenRecs[h]!.at < before) {
       const old = this.seenIds[h]!;
-      // The id may have been seen anew since (a retry later than RETRY_MS): that record stays.
-      if (this.seen.get(old) === this.seenAt[h]) this.seen.delete(old);
+      // The id may have been seen anew since (observed again later than RETRY_MS): that record stays.
+      if (this.seen.get(old) === this.seenRecs[h]) this.seen.delete(old);
       h++;
     }
     if (h > 4096 && h * 2 > this.seenIds.length) {
       this.seenIds = this.seenIds.slice(h);
-      this.seenAt = this.seenAt.slice(h);
+      this.seenRecs = this.seenRecs.slice(h);
       h = 0;
     }
     this.seenHead = h;
+    return rec;
   }
 
   endEvent(at: number): void {
