@@ -177,7 +177,9 @@ class Window {
 /** An event id's first observation (by event time) and the windows it was counted in, a bit each. */
 interface Seen {
   at: number;
-  words: number[];
+  /** The bits of the first 32 windows, and of the others (rare: many versions over time). */
+  w0: number;
+  more: number[] | undefined;
 }
 
 /** The in-memory store (one process). Idle windows are swept a few at a time as events arrive. */
@@ -228,12 +230,17 @@ export class MemoryVelocityStore implements VelocityStore {
     let adds = o.add;
     if (adds) {
       const b = this.windowBits.get(o.window) ?? this.newWindowBit(o.window);
-      const words = this.lastSeen!.words;
-      const word = b >>> 5;
+      const rec = this.lastSeen!;
       const bit = 1 << (b & 31);
-      const had = words[word] ?? 0;
-      if ((had & bit) !== 0) adds = false;
-      else words[word] = had | bit;
+      if (b < 32) {
+        if ((rec.w0 & bit) !== 0) adds = false;
+        else rec.w0 |= bit;
+      } else {
+        const more = (rec.more ??= []);
+        const had = more[(b >>> 5) - 1] ?? 0;
+        if ((had & bit) !== 0) adds = false;
+        else more[(b >>> 5) - 1] = had | bit;
+      }
     }
     let byKey = this.windows.get(o.window);
     if (!byKey) this.windows.set(o.window, (byKey = new Map()));
@@ -252,7 +259,7 @@ export class MemoryVelocityStore implements VelocityStore {
   }
 
   private remember(id: string, at: number): Seen {
-    const rec: Seen = { at, words: [] };
+    const rec: Seen = { at, w0: 0, more: undefined };
     this.seen.set(id, rec);
     this.seenIds.push(id);
     this.seenRecs.push(rec);
