@@ -107,6 +107,16 @@ describe('exact sliding windows', () => {
     expect(s.observe(ev('y', 2 * W + 120_001, 1))).toEqual([2, 6]); // the ancient one was not kept
   });
 
+  it('remembers which of many windows (more than 32) counted an event', () => {
+    const s = new MemoryVelocityStore();
+    const obs = (id: string, at: number): Observation[] => Array.from({ length: 40 }, (_, i) => ({ ...o('count', at), window: `w${i}`, eventId: id, add: i % 3 !== 0 }));
+    expect(s.observe(obs('a', 1_000))).toEqual(Array.from({ length: 40 }, (_, i) => (i % 3 !== 0 ? 1 : 0)));
+    // The retry counts nowhere again; an outcome under the same id that every window takes counts
+    // only where the first observation did not.
+    expect(s.observe(obs('a', 2_000))).toEqual(Array.from({ length: 40 }, (_, i) => (i % 3 !== 0 ? 1 : 0)));
+    expect(s.observe(obs('a', 3_000).map((x) => ({ ...x, add: true })))).toEqual(Array.from({ length: 40 }, () => 1));
+  });
+
   it('agrees with a brute-force count for random event streams, late events (under a minute) and reads included', () => {
     fc.assert(fc.property(fc.array(fc.record({ dt: fc.integer({ min: -30_000, max: 40_000 }), member: fc.constantFrom('a', 'b', 'c', 'd'), v: fc.integer({ min: 1, max: 1000 }), add: fc.boolean() }), { maxLength: 60 }), (steps) => {
       const s = new MemoryVelocityStore();
