@@ -63,6 +63,19 @@ async function decidedWithoutHandler(caseId: string, status: 'approved' | 'rejec
 }
 
 /**
+ * A held card payment of `amount` (card of 100,000) approved, its hold left as `hold` (an SQL SET
+ * list) by a crash; the recovery job carries it out. Answers the order.
+ */
+async function recoveredAfterCrash(amount: number, hold: string): Promise<any> {
+  const { card, o, caseId } = await heldPayment(amount);
+  await decidedWithoutHandler(caseId, 'approved', hold);
+  await until('the recovered payment', async () => (await view(o)).status === 'succeeded', 15_000);
+  expect(await balance(card)).toBe(100_000 - amount);
+  expect(await holdStatuses(o)).toEqual(['used']);
+  return o;
+}
+
+/**
  * What a request screened a moment earlier does next: pay the order of `heldPayment` whole with
  * its card, or through WeChat (straight to the module, as the routes do after screening). Answers
  * how each ended: `paid` / `started`, or the code it was refused with.
@@ -435,12 +448,8 @@ describe('risk control at the cashier', () => {
   });
 
   it('an approved hold taken for carrying out, but left without a leg by a crash, is carried out by the recovery job', async () => {
-    const { card, o, caseId } = await heldPayment(57_000);
     // carryOut marked the hold used, then the process died before the request wrote its legs.
-    await decidedWithoutHandler(caseId, 'approved', "status = 'used', decided_at = now() - interval '6 minutes'");
-    await until('the recovered payment', async () => (await view(o)).status === 'succeeded', 15_000);
-    expect(await balance(card)).toBe(43_000);
-    expect(await holdStatuses(o)).toEqual(['used']);
+    const o = await recoveredAfterCrash(57_000, "status = 'used', decided_at = now() - interval '6 minutes'");
     expect((await view(o)).legs).toHaveLength(1);
   });
 
@@ -461,12 +470,8 @@ describe('risk control at the cashier', () => {
   });
 
   it('an approved hold left cleared by a crash before it was carried out is carried out by the recovery job', async () => {
-    const { card, o, caseId } = await heldPayment(56_000);
     // resolveReview committed the clearance, then the process died before carryOut took the hold.
-    await decidedWithoutHandler(caseId, 'approved', "status = 'cleared', decided_at = now() - interval '1 minute'");
-    await until('the recovered payment', async () => (await view(o)).status === 'succeeded', 15_000);
-    expect(await balance(card)).toBe(44_000);
-    expect(await holdStatuses(o)).toEqual(['used']);
+    await recoveredAfterCrash(56_000, "status = 'cleared', decided_at = now() - interval '1 minute'");
   });
 
   it('an approved hold left cleared for an order that can no longer be paid is given up by the recovery job', async () => {

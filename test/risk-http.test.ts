@@ -112,7 +112,7 @@ describe('risk engine', () => {
     const o2 = await s.req('POST', '/v1/risk/observe', { event: ev({ at: new Date(Date.now() - 86_400_000).toISOString() }) });
     expect(o2.body.error.code).toBe('invalid_event');
     expect((await decide({ at: new Date(Date.now() - 10_000).toISOString() })).action).toBe('accept');
-    // Control characters (a NUL PostgreSQL cannot store) are bad input.
+    // A NUL PostgreSQL cannot store is bad input (the API's invalid_text, for every field).
     const nul = await s.req('POST', '/v1/risk/decide', { event: ev({ device: 'a\u0000b' }) });
     expect(nul.status).toBe(400);
     for (const [path, body] of [

@@ -175,14 +175,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
       return reply.code(fe.statusCode).send(errorBody('invalid_request', fe.message));
     }
-    // PostgreSQL refused a value itself (SQLSTATE class 22: a NUL character, an invalid byte
-    // sequence): bad input that got past the schemas, not a server fault. Its statement and its
-    // transaction were rolled back.
-    const sqlState = (err as { code?: unknown }).code;
-    if (typeof sqlState === 'string' && /^22[0-9A-Z]{3}$/.test(sqlState)) {
-      req.log.warn({ err }, 'a value the database refused');
-      return reply.code(400).send(errorBody('invalid_request', 'a value of the request cannot be stored (control characters or invalid text)'));
-    }
     req.log.error({ err }, 'unhandled error');
     return reply.code(500).send(errorBody('internal_error', 'internal error; the outcome may be unknown — retry with the same idempotency key'));
   });

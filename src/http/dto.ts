@@ -102,6 +102,3 @@ export function statementRange(q: { from?: string; to?: string; code?: string; l
   const after = decodeCursor(q.cursor);
   return { limit: q.limit ?? 50, ...(from ? { from } : {}), ...(to ? { to } : {}), ...(q.code ? { code: q.code } : {}), ...(after !== undefined ? { afterSeq: after } : {}) };
 }
-
-/** A JSON Schema pattern: text without control characters (PostgreSQL cannot store a NUL; none belongs in an identifier). */
-export const PLAIN_TEXT = '^[^\\u0000-\\u001f\\u007f]*$';

@@ -142,3 +142,12 @@ export class SqlFilter {
     return this.conds.length ? `WHERE ${this.conds.join(' AND ')}` : '';
   }
 }
+
+/**
+ * PostgreSQL refused a value itself (SQLSTATE class 22: a NUL character, an invalid byte sequence,
+ * ...): the statement and its transaction were rolled back, and sending the same again cannot help.
+ */
+export function isDataError(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^22[0-9A-Z]{3}$/.test(code);
+}

@@ -13,7 +13,7 @@ import type { LegSpec, PaymentLeg, PaymentOrder, Payments } from '../../modules/
 import { heldRequest, ORDER_METHODS } from '../../modules/payments/index.js';
 import type { App, AppDeps } from '../app.js';
 import { registerStatuses } from '../errors.js';
-import { Amount, ErrorSchema, IdString, Limit, PLAIN_TEXT, decodeCursor, page, parseId, toWire } from '../dto.js';
+import { Amount, ErrorSchema, IdString, Limit, decodeCursor, page, parseId, toWire } from '../dto.js';
 import { cashierPage } from './cashier.page.js';
 
 const op = { auth: 'operator' as const };
@@ -133,7 +133,7 @@ export function registerPaymentRoutes(app: App, deps: AppDeps & { cashierKey: Bu
 
   app.post('/v1/merchant/orders/:order_no/pay', {
     config: merchant,
-    schema: { tags, summary: 'Start paying an order through a channel (server-to-server, e.g. Native QR)', security: signed, params: Type.Object({ order_no: OrderNo }), body: Type.Object({ method: Method, bank_card: Type.Optional(BankCard), payer_open_id: Type.Optional(Type.String({ maxLength: 128, pattern: PLAIN_TEXT })), client_ip: Type.Optional(Type.String({ maxLength: 45, pattern: PLAIN_TEXT })) }, { additionalProperties: false }), response: { 200: Obj, 202: Obj, ...errors } },
+    schema: { tags, summary: 'Start paying an order through a channel (server-to-server, e.g. Native QR)', security: signed, params: Type.Object({ order_no: OrderNo }), body: Type.Object({ method: Method, bank_card: Type.Optional(BankCard), payer_open_id: Type.Optional(Type.String({ maxLength: 128 })), client_ip: Type.Optional(Type.String({ maxLength: 45 })) }, { additionalProperties: false }), response: { 200: Obj, 202: Obj, ...errors } },
   }, async (req, reply) => {
     const o = await ownOrder(req, req.params.order_no);
     const b = req.body;
@@ -239,7 +239,7 @@ export function registerPaymentRoutes(app: App, deps: AppDeps & { cashierKey: Bu
         method: Type.Optional(Method), bank_card: Type.Optional(BankCard),
         legs: Type.Optional(Type.Array(Type.Object({ kind: Type.Enum(['card', 'balance', 'channel']), amount: Amount, card_id: Type.Optional(IdString), pin: Type.Optional(Type.String({ maxLength: 12 })), account_id: Type.Optional(IdString), method: Type.Optional(Method), bank_card: Type.Optional(BankCard) }, { additionalProperties: false }), { minItems: 1, maxItems: 5 })),
         payer_token: Type.Optional(Type.String({ maxLength: 64, description: 'the signed-in payer\'s token (POST /v1/customers/{id}/payer-token): consent to spend their balance, and proof to risk control that they are the order\'s payer' })),
-        device_id: Type.Optional(Type.String({ maxLength: 128, pattern: PLAIN_TEXT, description: 'the payer device\'s fingerprint, for risk control' })),
+        device_id: Type.Optional(Type.String({ maxLength: 128, description: 'the payer device\'s fingerprint, for risk control' })),
       }, { additionalProperties: false }),
       response: { 200: Obj, 202: Obj, ...errors },
     },

@@ -9,7 +9,7 @@ import { ACTIONS, ENTITIES, LIST_KINDS } from '../../modules/risk/domain/ruleset
 import { LATE_GRACE_MS } from '../../modules/risk/domain/velocity.js';
 import type { App } from '../app.js';
 import { registerStatuses } from '../errors.js';
-import { ErrorSchema, IdString, Limit, PLAIN_TEXT, decodeCursor, page, parseId, toWire } from '../dto.js';
+import { ErrorSchema, IdString, Limit, decodeCursor, page, parseId, toWire } from '../dto.js';
 
 const op = { auth: 'operator' as const };
 const write = { auth: 'operator' as const, role: 'operator' as const };
@@ -19,21 +19,21 @@ const tags = ['risk'];
 const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 422: ErrorSchema };
 const Obj = Type.Record(Type.String(), Type.Unknown());
 const Version = Type.Object({ version: Type.String({ pattern: '^[0-9]{1,9}$' }) });
-const Merchant = Type.Object({ merchant: Type.String({ minLength: 1, maxLength: 200, pattern: PLAIN_TEXT }) });
-const Str = (max: number) => Type.Optional(Type.String({ maxLength: max, pattern: PLAIN_TEXT }));
+const Merchant = Type.Object({ merchant: Type.String({ minLength: 1, maxLength: 200 }) });
+const Str = (max: number) => Type.Optional(Type.String({ maxLength: max }));
 
 registerStatuses(400, ['invalid_rule_set', 'invalid_list_entry', 'invalid_backtest', 'invalid_event']);
 registerStatuses(409, ['case_already_decided', 'breaker_not_tripped', 'rule_set_is_live']);
 
 export const EventSchema = Type.Object({
-  id: Type.String({ minLength: 1, maxLength: 200, pattern: PLAIN_TEXT }),
-  kind: Type.String({ minLength: 1, maxLength: 40, pattern: PLAIN_TEXT }),
+  id: Type.String({ minLength: 1, maxLength: 200 }),
+  kind: Type.String({ minLength: 1, maxLength: 40 }),
   at: Type.Optional(Type.String({ format: 'date-time', description: 'default: now; at most a minute from now either way' })),
   amount: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
   currency: Str(3), card: Str(200), device: Str(200), ip: Str(64), user: Str(200), phone: Str(32), bank_account: Str(64), merchant: Str(200),
   merchant_mcc: Str(8), category: Str(8), channel: Str(40),
   notify_url_ok: Type.Optional(Type.Boolean()), return_url_ok: Type.Optional(Type.Boolean()), failed: Type.Optional(Type.Boolean()),
-  payee: Type.Optional(Type.String({ maxLength: 200, pattern: PLAIN_TEXT, description: 'the user receiving the money, when it is a user' })),
+  payee: Type.Optional(Type.String({ maxLength: 200, description: 'the user receiving the money, when it is a user' })),
   claimed: Type.Optional(Type.Array(Type.Enum([...ENTITIES]), { maxItems: ENTITIES.length, description: 'values the payer\'s side asserted (e.g. a browser device id): a white-listed one does not skip the rules' })),
 }, { additionalProperties: false });
 
@@ -98,7 +98,7 @@ export function registerRiskRoutes(app: App, deps: { clock: { nowMs(): number } 
     config: write,
     schema: {
       tags, summary: 'Decide an event (for systems outside Paycore; payments and cards call the engine themselves)', security,
-      body: Type.Object({ event: EventSchema, subject: Type.Optional(Type.Object({ kind: Type.String({ minLength: 1, maxLength: 40, pattern: PLAIN_TEXT }), id: Type.String({ minLength: 1, maxLength: 200, pattern: PLAIN_TEXT }) }, { additionalProperties: false })) }, { additionalProperties: false }),
+      body: Type.Object({ event: EventSchema, subject: Type.Optional(Type.Object({ kind: Type.String({ minLength: 1, maxLength: 40 }), id: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false })) }, { additionalProperties: false }),
       response: { 200: Obj, ...errors },
     },
   }, async (req) => decisionDto(await risk.decide(toRiskEvent(req.body.event as EventBody, deps.clock.nowMs()), req.body.subject ? { subject: req.body.subject } : {})));
@@ -134,7 +134,7 @@ export function registerRiskRoutes(app: App, deps: { clock: { nowMs(): number } 
     bodyLimit: 64 * 1024 * 1024,
     schema: {
       tags, summary: 'Add (or update) list entries', security,
-      body: Type.Object({ entries: Type.Array(Type.Object({ list: Type.Enum([...LIST_KINDS]), entity: Type.Enum([...ENTITIES]), value: Type.String({ minLength: 1, maxLength: 200, pattern: PLAIN_TEXT }), expires_at: Type.Optional(Type.String({ format: 'date-time' })), source: Type.String({ minLength: 1, maxLength: 100, pattern: PLAIN_TEXT }), reason: Str(500) }, { additionalProperties: false }), { minItems: 1, maxItems: 100_000 }) }, { additionalProperties: false }),
+      body: Type.Object({ entries: Type.Array(Type.Object({ list: Type.Enum([...LIST_KINDS]), entity: Type.Enum([...ENTITIES]), value: Type.String({ minLength: 1, maxLength: 200 }), expires_at: Type.Optional(Type.String({ format: 'date-time' })), source: Type.String({ minLength: 1, maxLength: 100 }), reason: Str(500) }, { additionalProperties: false }), { minItems: 1, maxItems: 100_000 }) }, { additionalProperties: false }),
       response: { 201: Obj, ...errors },
     },
   }, async (req, reply) => {
@@ -185,7 +185,7 @@ export function registerRiskRoutes(app: App, deps: { clock: { nowMs(): number } 
   // ---- related accounts, alerts ----
   app.get('/v1/risk/graph', {
     config: op,
-    schema: { tags, summary: 'The related-account component (关联账户) of a user or a shared value', security, querystring: Type.Object({ entity: Type.Enum([...ENTITIES]), value: Type.String({ minLength: 1, maxLength: 200, pattern: PLAIN_TEXT }) }), response: { 200: Obj, ...errors } },
+    schema: { tags, summary: 'The related-account component (关联账户) of a user or a shared value', security, querystring: Type.Object({ entity: Type.Enum([...ENTITIES]), value: Type.String({ minLength: 1, maxLength: 200 }) }), response: { 200: Obj, ...errors } },
   }, async (req) => risk.component(req.query.entity as never, req.query.value));
 
   app.get('/v1/risk/alerts', { config: op, schema: { tags, summary: 'Risk alerts (funds moving in cycles among related accounts)', security, querystring: Type.Object({ limit: Limit }), response: { 200: Obj, ...errors } } }, async (req) =>
@@ -196,7 +196,7 @@ export function registerRiskRoutes(app: App, deps: { clock: { nowMs(): number } 
 
   app.post('/v1/risk/breakers/:merchant/trip', {
     config: write,
-    schema: { tags, summary: 'Trip a merchant\'s breaker by hand', security, params: Merchant, body: Type.Object({ mode: Type.Enum(['hold', 'refuse']), reason: Type.String({ minLength: 1, maxLength: 500, pattern: PLAIN_TEXT }) }, { additionalProperties: false }), response: { 200: Obj, ...errors } },
+    schema: { tags, summary: 'Trip a merchant\'s breaker by hand', security, params: Merchant, body: Type.Object({ mode: Type.Enum(['hold', 'refuse']), reason: Type.String({ minLength: 1, maxLength: 500 }) }, { additionalProperties: false }), response: { 200: Obj, ...errors } },
   }, async (req) => {
     const r = await risk.trip({ merchant: req.params.merchant, mode: req.body.mode, reason: req.body.reason, actor: actor(req) });
     if (!r) throw new DomainError('breaker_already_tripped', `merchant ${req.params.merchant}'s breaker is already tripped`);

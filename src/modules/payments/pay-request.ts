@@ -1,7 +1,8 @@
 /**
  * The checks of a pay request that need no lock, in one place: payCombined and payWithChannel make
- * them before they write anything, and the risk gate makes them before it asks the risk engine — a
- * request that could never be carried out must not open a case or hold the order for review.
+ * them before they write anything, and the risk gate makes them before it holds a request (the
+ * shape before it asks the risk engine, the instruments before it opens a case or sends a
+ * challenge) — a request that could never be carried out must not hold the order for review.
  */
 import { fail, ok } from '../../kernel/errors.js';
 import type { Secret } from '../../kernel/secret.js';
@@ -79,19 +80,6 @@ export function checkPayShape(ctx: Ctx, order: PaymentOrder, req: HeldRequest): 
   return checkMethod(order, req.method);
 }
 
-/** Every check above that applies to a request (the risk gate's, before it holds or refuses one). */
-export async function checkPayRequest(ctx: Ctx, order: PaymentOrder, req: HeldRequest): Promise<PaymentsResult<void>> {
-  if (req.legs) {
-    const legs = legSpecsOf(req);
-    const shape = checkLegShape(ctx, order, legs);
-    if (!shape.ok) return shape;
-    const instruments = await checkLegInstruments(ctx, order, legs);
-    return instruments.ok ? ok(undefined) : instruments;
-  }
-  // The routes refuse a request without either before it gets here.
-  if (req.method === undefined) return fail('invalid_legs', 'give method, or legs for a combined payment');
-  return checkMethod(order, req.method);
-}
 
 /** The legs of a request in its stored form (without PINs or bank card details). */
 export function legSpecsOf(req: HeldRequest): LegSpec[] {

@@ -514,15 +514,12 @@ export interface RiskHold {
   expiresAt: Date;
   status: 'open' | 'cleared' | 'used' | 'rejected' | 'failed';
   createdAt: Date;
-  /** When it last changed status (cleared, used, ...). */
-  decidedAt: Date | null;
 }
 
-const HOLD_COLUMNS = 'id, order_id, kind, case_id, request, code_hash, attempts, expires_at, status, created_at, decided_at';
+const HOLD_COLUMNS = 'id, order_id, kind, case_id, request, code_hash, attempts, expires_at, status, created_at';
 const toHold = (r: Row): RiskHold => ({
   id: r['id'] as bigint, orderId: r['order_id'] as bigint, kind: r['kind'] as RiskHold['kind'], caseId: (r['case_id'] as bigint | null) ?? null, request: r['request'] as RiskHold['request'],
   codeHash: (r['code_hash'] as string | null) ?? null, attempts: r['attempts'] as number, expiresAt: r['expires_at'] as Date, status: r['status'] as RiskHold['status'], createdAt: r['created_at'] as Date,
-  decidedAt: (r['decided_at'] as Date | null) ?? null,
 });
 
 /** Opens a hold; false when the order already has one open or cleared. */
@@ -532,11 +529,6 @@ export async function insertHold(db: Queryable, x: { id: bigint; orderId: bigint
     [x.id, x.orderId, x.kind, x.caseId, JSON.stringify(x.request), x.codeHash, x.expiresAt, x.now],
   );
   return r.rowCount === 1;
-}
-
-export async function currentHold(db: Queryable, orderId: bigint): Promise<RiskHold | undefined> {
-  const r = await db.query(`SELECT ${HOLD_COLUMNS} FROM payment_risk_holds WHERE order_id = $1 AND status IN ('open', 'cleared')`, [orderId]);
-  return r.rows[0] ? toHold(r.rows[0] as Row) : undefined;
 }
 
 /**

@@ -17,8 +17,9 @@
  * The cashier puts the first card of a request into the risk event; that card is not asked about
  * again by the cards module, every other card of the request is (cards' own risk hook).
  *
- * A request is checked in full before the risk engine is asked (pay-request.ts, the checks the
- * payment itself makes): bad input is refused as such and never opens a case or holds the order.
+ * A request is checked before it can be held (pay-request.ts, the checks the payment itself
+ * makes): its shape before the engine is asked, the cards and accounts it names before a case is
+ * opened or a challenge sent. Bad input is refused as such and never holds the order.
  * A review that is open, or was rejected, stops every new attempt of the order (review-block.ts).
  */
 import { createHash, randomInt, timingSafeEqual } from 'node:crypto';
@@ -27,7 +28,7 @@ import { fail, ok } from '../../kernel/errors.js';
 import type { PayAction, PayMethod } from '../channels/index.js';
 import type { Ctx, PaymentsResult } from './context.js';
 import { payable } from './pay.js';
-import { checkPayRequest, checkPayShape } from './pay-request.js';
+import { checkLegInstruments, checkPayShape, legSpecsOf } from './pay-request.js';
 import * as store from './payments.store.js';
 import { combinedInFlight, LIVE_LEG } from './settle.js';
 import type { PaymentOrder } from './types.js';
@@ -297,6 +298,7 @@ export function heldRequest(b: {
 
 /** The request's instruments checked (cards exist, balance accounts are the payer's): the fault, or undefined. */
 async function instrumentsFault(ctx: Ctx, order: PaymentOrder, req: HeldRequest): Promise<PaymentsResult<never> | undefined> {
-  const r = await checkPayRequest(ctx, order, req);
+  if (!req.legs) return undefined;
+  const r = await checkLegInstruments(ctx, order, legSpecsOf(req));
   return r.ok ? undefined : r;
 }

@@ -10,7 +10,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Clock } from '../../kernel/clock.js';
-import { withTx, type Pool } from '../../kernel/db.js';
+import { isDataError, withTx, type Pool } from '../../kernel/db.js';
 import { fail, ok, type Result } from '../../kernel/errors.js';
 import type { Logger } from '../../kernel/logger.js';
 import { baseContext, decide, observationsFor, observeInMemory, type Decision, type RiskEvent } from './domain/engine.js';
@@ -80,11 +80,6 @@ function newerElsewhere(polled: Map<string, bigint> | undefined, e: { list: stri
   return seq !== undefined && seq > e.seq;
 }
 
-/** PostgreSQL refused the data itself (class 22: a NUL character, an invalid escape, ...): retrying it cannot help. */
-function isDataError(e: unknown): boolean {
-  const code = (e as { code?: unknown }).code;
-  return typeof code === 'string' && code.startsWith('22');
-}
 
 export class Risk {
   private live: Loaded | null = null;
